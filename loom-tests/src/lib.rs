@@ -1,0 +1,1 @@
+//! Loom models of ftgc's concurrency protocols; see the tests.

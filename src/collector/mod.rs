@@ -1,0 +1,303 @@
+//! The cycle collector: one full, non-generational collection, phase by phase.
+//!
+//! [`Collector::run`] reads top-down as the collection:
+//!
+//! 1. drain the release queue (world running);
+//! 2. **stop the world**;
+//! 3. walk the GC heap: every object, in address order ([`crate::heap::walk_gc_heap`]);
+//! 4. [`update_refs`]: gc_refs = refcount − references from other candidates;
+//! 5. [`mark_reachable`]: everything reachable from a candidate with gc_refs > 0 is alive;
+//! 6. [`scan`]: the rest is garbage; take a reference to each, mark it DEAD, clear its weak
+//!    slot; reset every scratch word;
+//! 7. **restart the world**;
+//! 8. [`destroy`]: drop the garbage values, then release the blocks.
+//!
+//! A panic in steps 3–6 (a `Trace` impl that panics or over-reports) abandons the collection:
+//! scratch words are reset, the world restarts, nothing is freed, and the panic resumes on the
+//! collecting thread.
+
+mod destroy;
+mod mark_reachable;
+mod scan;
+mod update_refs;
+
+use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use crate::header::{TRACER_KINDS, TraceFn};
+use crate::heap;
+use crate::object::{self, runtime};
+use crate::stw::ThreadState;
+use crate::trace::{ObjRef, Trace, trace_erased};
+
+use mark_reachable::MarkReachable;
+use update_refs::SubtractRefs;
+
+/// Table slot of the `update_refs` tracer.
+pub(crate) const SUBTRACT: usize = 0;
+/// Table slot of the `mark_reachable` tracer.
+pub(crate) const MARK: usize = 1;
+
+/// The tracing functions of `T`, one per tracer kind, for its `TypeInfo`.
+pub(crate) const fn tracer_table<T: Trace>() -> [TraceFn; TRACER_KINDS] {
+    [
+        trace_erased::<T, SubtractRefs> as TraceFn,
+        trace_erased::<T, MarkReachable> as TraceFn,
+    ]
+}
+
+/// Why a collection ran.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Reason {
+    /// An explicit [`Collector::collect`] / [`Mutator::collect`](crate::Mutator::collect).
+    #[default]
+    Manual,
+    /// The allocation-count trigger fired.
+    Allocations,
+}
+
+/// What one collection did and how long each part took.
+#[derive(Clone, Debug, Default)]
+pub struct CollectionStats {
+    /// Why it ran.
+    pub reason: Reason,
+    /// GC-heap objects found by the heap walk.
+    pub objects: usize,
+    /// Objects that took part in the cycle search (alive, mortal, referenced).
+    pub candidates: usize,
+    /// Garbage objects found and destroyed.
+    pub collected: usize,
+    /// Time from the request until every other mutator was parked.
+    pub stop_time: Duration,
+    /// Time the world was stopped (from the request to the restart).
+    pub pause: Duration,
+    /// Heap walk.
+    pub walk: Duration,
+    /// `update_refs` phase.
+    pub update_refs: Duration,
+    /// `mark_reachable` phase.
+    pub mark_reachable: Duration,
+    /// `scan` phase (with preparing the garbage).
+    pub scan: Duration,
+    /// Destroying the garbage, with the world running.
+    pub destroy: Duration,
+    /// The whole collection, from the call to the return.
+    pub total: Duration,
+}
+
+/// Totals over every collection since the process started.
+#[derive(Clone, Debug, Default)]
+pub struct Totals {
+    /// Collections run.
+    pub collections: u64,
+    /// Objects collected.
+    pub collected: u64,
+    /// Sum of the pauses.
+    pub pause: Duration,
+    /// Longest pause.
+    pub max_pause: Duration,
+}
+
+/// Default for [`Collector::set_threshold`]: CPython's `young.threshold`.
+pub const DEFAULT_THRESHOLD: usize = 2000;
+
+/// The process-wide collector: configuration, triggering and statistics. Get it with
+/// [`collector()`](crate::collector).
+pub struct Collector {
+    enabled: AtomicBool,
+    threshold: AtomicUsize,
+    /// Objects that survived the last collection (CPython's `long_lived_total`), walked
+    /// objects of every kind included.
+    long_lived: AtomicUsize,
+    /// Collections in progress (automatic ones are skipped while one runs).
+    running: AtomicUsize,
+    last: Mutex<Option<CollectionStats>>,
+    totals: Mutex<Totals>,
+}
+
+pub(crate) static COLLECTOR: Collector = Collector {
+    enabled: AtomicBool::new(true),
+    threshold: AtomicUsize::new(DEFAULT_THRESHOLD),
+    long_lived: AtomicUsize::new(0),
+    running: AtomicUsize::new(0),
+    last: Mutex::new(None),
+    totals: Mutex::new(Totals {
+        collections: 0,
+        collected: 0,
+        pause: Duration::ZERO,
+        max_pause: Duration::ZERO,
+    }),
+};
+
+/// Working state of one collection, passed to every phase.
+pub(crate) struct CollectionState {
+    /// Every GC-heap object, from the walk.
+    objects: Vec<ObjRef>,
+    /// Marking stack, reused across phases.
+    stack: Vec<ObjRef>,
+    /// Garbage found by `scan`.
+    garbage: Vec<ObjRef>,
+    stats: CollectionStats,
+}
+
+impl Collector {
+    /// Turns automatic collection on (the default).
+    pub fn enable(&self) {
+        // Ordering (configuration knobs): Relaxed; read by heuristics only.
+        self.enabled.store(true, Ordering::Relaxed);
+    }
+
+    /// Turns automatic collection off; explicit collections still run. Returns whether it was
+    /// on.
+    pub fn disable(&self) -> bool {
+        self.enabled.swap(false, Ordering::Relaxed)
+    }
+
+    /// Whether automatic collection is on.
+    pub fn is_enabled(&self) -> bool {
+        self.enabled.load(Ordering::Relaxed)
+    }
+
+    /// The allocation threshold: a collection is due when more than this many net new GC-heap
+    /// objects were allocated since the last one (and at least a quarter of the survivors of
+    /// the last one, so big heaps are not collected quadratically often).
+    pub fn threshold(&self) -> usize {
+        self.threshold.load(Ordering::Relaxed)
+    }
+
+    /// Sets the threshold; 0 turns automatic collection off.
+    pub fn set_threshold(&self, threshold: usize) {
+        self.threshold.store(threshold, Ordering::Relaxed);
+    }
+
+    /// Net new GC-heap objects since the last collection (the calling thread's pending count
+    /// included).
+    pub fn count(&self) -> usize {
+        object::flush_count();
+        runtime().young.load(Ordering::Relaxed).max(0) as usize
+    }
+
+    /// Objects that survived the last collection.
+    pub fn long_lived(&self) -> usize {
+        self.long_lived.load(Ordering::Relaxed)
+    }
+
+    /// Statistics of the most recent collection.
+    pub fn last_stats(&self) -> Option<CollectionStats> {
+        self.last
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Totals since the process started.
+    pub fn totals(&self) -> Totals {
+        self.totals
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Registered mutator threads.
+    pub fn mutators(&self) -> usize {
+        runtime().world.thread_count()
+    }
+
+    /// How long a collection waits for an attached mutator to reach a safepoint before it
+    /// prints a warning naming the thread (it keeps waiting). Default 10 s.
+    pub fn set_stop_warning(&self, after: Duration) {
+        runtime().world.set_warn_after(after);
+    }
+
+    /// Whether the count trigger says a collection is due.
+    pub(crate) fn should_collect(&self) -> bool {
+        let threshold = self.threshold();
+        if threshold == 0 || !self.is_enabled() || self.running.load(Ordering::Relaxed) > 0 {
+            return false;
+        }
+        let count = runtime().young.load(Ordering::Relaxed).max(0) as usize;
+        count > threshold && count >= self.long_lived() / 4
+    }
+
+    /// Runs one full collection on the calling thread, an attached mutator whose state is
+    /// `me`.
+    pub(crate) fn run(&self, me: &ThreadState, reason: Reason) -> CollectionStats {
+        let start = Instant::now();
+        self.running.fetch_add(1, Ordering::Relaxed);
+        object::drain_releases();
+
+        let mut state = CollectionState {
+            objects: Vec::with_capacity(self.long_lived() + self.long_lived() / 8 + 1024),
+            stack: Vec::new(),
+            garbage: Vec::new(),
+            stats: CollectionStats {
+                reason,
+                ..CollectionStats::default()
+            },
+        };
+
+        let requested = Instant::now();
+        let stopped = runtime().world.stop(me);
+        state.stats.stop_time = requested.elapsed();
+        object::flush_count();
+        runtime().young.store(0, Ordering::Relaxed);
+
+        let phases = catch_unwind(AssertUnwindSafe(|| {
+            let mut t = Instant::now();
+            let lap = |t: &mut Instant| {
+                let now = Instant::now();
+                let d = now - *t;
+                *t = now;
+                d
+            };
+            heap::walk_gc_heap(&stopped, |obj| state.objects.push(obj));
+            state.stats.walk = lap(&mut t);
+            update_refs::update_refs(&mut state);
+            state.stats.update_refs = lap(&mut t);
+            mark_reachable::mark_reachable(&mut state);
+            state.stats.mark_reachable = lap(&mut t);
+            scan::scan(&mut state);
+        }));
+        if let Err(panic) = phases {
+            scan::reset(&state);
+            drop(stopped);
+            self.running.fetch_sub(1, Ordering::Relaxed);
+            resume_unwind(panic);
+        }
+        let t = Instant::now();
+        scan::prepare_garbage(&mut state);
+        drop(stopped); // restart the world
+        let restarted = Instant::now();
+        state.stats.scan += restarted - t;
+        state.stats.pause = restarted - requested;
+        state.stats.objects = state.objects.len();
+        state.stats.collected = state.garbage.len();
+        state.objects = Vec::new();
+
+        let panic = destroy::destroy_garbage(&mut state);
+        state.stats.destroy = restarted.elapsed();
+        state.stats.total = start.elapsed();
+        self.record(&state.stats);
+        self.running.fetch_sub(1, Ordering::Relaxed);
+        if let Some(p) = panic {
+            resume_unwind(p);
+        }
+        state.stats
+    }
+
+    fn record(&self, stats: &CollectionStats) {
+        self.long_lived.store(
+            stats.objects.saturating_sub(stats.collected),
+            Ordering::Relaxed,
+        );
+        let mut totals = self.totals.lock().unwrap_or_else(PoisonError::into_inner);
+        totals.collections += 1;
+        totals.collected += stats.collected as u64;
+        totals.pause += stats.pause;
+        totals.max_pause = totals.max_pause.max(stats.pause);
+        drop(totals);
+        *self.last.lock().unwrap_or_else(PoisonError::into_inner) = Some(stats.clone());
+    }
+}

@@ -1,0 +1,51 @@
+//! Phase: candidates not found reachable are garbage; everyone's scratch word is reset.
+//!
+//! Then, still with the world stopped, each garbage object is made safe to destroy once the
+//! world runs again: the collector takes a reference to it (so handles between garbage objects
+//! can be dropped in any order without a count reaching zero), marks it `DEAD` (any handle that
+//! a destructor smuggles out can then be dropped but never read), and clears its weak slot (no
+//! `Weak` can upgrade to it). CPython's `scan_heap_visitor` + `clear_weakrefs`.
+
+use crate::header::{flags, scratch};
+use crate::object::runtime;
+use crate::sync::Ordering;
+
+use super::CollectionState;
+
+pub(super) fn scan(state: &mut CollectionState) {
+    let mut candidates = 0;
+    for &obj in &state.objects {
+        let header = obj.header();
+        // Ordering (scratch): Relaxed; collector-only data during the pause.
+        let s = header.gc.load(Ordering::Relaxed);
+        if s == 0 {
+            continue;
+        }
+        header.gc.store(0, Ordering::Relaxed);
+        candidates += 1;
+        if s & scratch::REACHABLE == 0 {
+            state.garbage.push(obj);
+        }
+    }
+    state.stats.candidates = candidates;
+}
+
+/// Restores every scratch word to zero after an abandoned collection.
+pub(super) fn reset(state: &CollectionState) {
+    for &obj in &state.objects {
+        obj.header().gc.store(0, Ordering::Relaxed);
+    }
+}
+
+pub(super) fn prepare_garbage(state: &mut CollectionState) {
+    let weak = &runtime().weak;
+    for &obj in &state.garbage {
+        let header = obj.header();
+        header.inc_ref();
+        // Ordering: Release; the restart's Release/Acquire pairs already order it for every
+        // mutator, this also covers threads that never stopped (non-mutators).
+        header.set_flags(flags::DEAD, Ordering::Release);
+        // SAFETY: the world is stopped and the collector found `obj` garbage.
+        unsafe { weak.clear(obj) };
+    }
+}

@@ -1,0 +1,324 @@
+//! The handles: [`Gc<T>`] (strong, reference counted) and [`Weak<T>`].
+
+use core::alloc::Layout;
+use core::fmt;
+use core::hash::{Hash, Hasher};
+use core::marker::PhantomData;
+use std::alloc::handle_alloc_error;
+
+use crate::collector::tracer_table;
+use crate::header::{self, Header, TypeInfo, flags};
+use crate::heap::{self, MAX_GC_OBJECT};
+use crate::mutator::Mutator;
+use crate::object::{self, runtime};
+use crate::sync::{Arc, Ordering};
+use crate::trace::{ObjRef, Trace, Tracer};
+use crate::weak::WeakSlot;
+
+/// A thread-safe, reference-counted handle to a garbage-collected `T`.
+///
+/// * Cloning increments an atomic count; dropping the last handle destroys the value at once
+///   (acyclic garbage never waits for a collection). Cycles are found by the collector.
+/// * Reading needs the thread's [`Mutator`]: [`get`](Gc::get). Handles themselves may be
+///   cloned, moved and dropped on any thread, mutator or not.
+/// * Comparison, hashing and ordering are by **identity** (the object's address), like
+///   [`Gc::ptr_eq`]; they never read the value. Compare values with `a.get(m) == b.get(m)`.
+/// * `Debug` prints the type and address, not the value.
+#[repr(transparent)]
+pub struct Gc<T> {
+    obj: ObjRef,
+    _owns: PhantomData<T>,
+}
+
+// SAFETY: a `Gc<T>` gives shared access to a `T` from any thread that has a mutator (`Sync`
+// needed), and the last handle may destroy the `T` on any thread, or the collector may
+// destroy it on its thread (`Send` needed). The count itself is atomic.
+unsafe impl<T: Send + Sync> Send for Gc<T> {}
+// SAFETY: as above.
+unsafe impl<T: Send + Sync> Sync for Gc<T> {}
+
+/// The static type table of `T`.
+struct Info<T>(PhantomData<T>);
+
+impl<T: Trace + Send + Sync + 'static> Info<T> {
+    const TABLE: &'static TypeInfo = &TypeInfo {
+        drop_value: drop_value::<T>,
+        trace: tracer_table::<T>(),
+        type_name: core::any::type_name::<T>,
+        value_layout: Layout::new::<T>(),
+        block_size: match header::block_size(Layout::new::<T>()) {
+            Some(n) => n,
+            None => panic!("ftgc: object size overflows usize"),
+        },
+        leaf: !T::NEEDS_TRACE,
+    };
+}
+
+/// Drops the value of `obj` in place.
+///
+/// # Safety
+/// `obj` holds an initialised `T` that nobody else can reach and that is not dropped again.
+unsafe fn drop_value<T>(obj: ObjRef) {
+    // SAFETY: by the contract.
+    unsafe { core::ptr::drop_in_place(obj.value_addr(align_of::<T>()).cast::<T>()) }
+}
+
+impl<T: Trace + Send + Sync + 'static> Gc<T> {
+    /// Allocates `value` in the GC heap (or the leaf heap if `T` can hold no handle).
+    ///
+    /// Allocation is a safepoint: it may park this thread for another thread's collection, or
+    /// run a collection itself when the allocation count says one is due.
+    ///
+    /// # Panics
+    /// If `T` (with the header) is larger than 1 GiB and can hold handles: such a block could
+    /// fall outside what mimalloc's heap walk sees. Calls [`handle_alloc_error`] when memory is
+    /// exhausted.
+    pub fn new(m: &mut Mutator, value: T) -> Gc<T> {
+        let info = Info::<T>::TABLE;
+        if !info.leaf && info.block_size > MAX_GC_OBJECT {
+            too_large(info);
+        }
+        m.before_alloc(!info.leaf);
+        // No safepoint from here until the header is written: the heap walk must only ever see
+        // initialised headers.
+        let Some(block) = heap::alloc(info.block_size, info.leaf) else {
+            handle_alloc_error(
+                Layout::from_size_align(info.block_size, 16).unwrap_or(info.value_layout),
+            )
+        };
+        // SAFETY: `block` is a fresh block of `block_size` bytes, 16-byte aligned; the header
+        // fits at its start and the value at `value_addr`, inside the block by `block_size`.
+        unsafe {
+            let obj = ObjRef(block.cast());
+            block.cast::<Header>().write(Header::new(info));
+            obj.value_addr(align_of::<T>()).cast::<T>().write(value);
+            Gc {
+                obj,
+                _owns: PhantomData,
+            }
+        }
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn too_large(info: &TypeInfo) -> ! {
+    panic!(
+        "ftgc: a `{}` object needs {} bytes; GC-heap objects are limited to {} bytes so that \
+         the heap walk sees them (keep big buffers in a `Vec` or `Box` inside the object)",
+        (info.type_name)(),
+        info.block_size,
+        MAX_GC_OBJECT
+    )
+}
+
+impl<T> Gc<T> {
+    /// Borrows the value. The borrow lives no longer than the handle and the mutator token, so
+    /// no reference into the heap survives to this thread's next safepoint.
+    ///
+    /// # Panics
+    /// If the collector already destroyed the value: only possible through a handle that a
+    /// destructor of garbage stored somewhere during a collection (the handle stays valid to
+    /// drop, but its value is gone).
+    #[inline]
+    pub fn get<'a>(&'a self, _m: &'a Mutator) -> &'a T {
+        let header = self.obj.header();
+        // Ordering: Relaxed. DEAD is set during a pause; this thread, an attached mutator, has
+        // synchronised with the pause's end when it re-attached.
+        if header.flags(Ordering::Relaxed) & flags::DEAD != 0 {
+            dead_value(header);
+        }
+        // SAFETY: the handle keeps the block allocated; the value is initialised and not
+        // destroyed (not DEAD). `&Mutator` proves this thread is attached, and the borrow ends
+        // before its next safepoint, so no collection runs while the reference lives; handles
+        // give only shared access, and `T: Sync` is required to share it across threads.
+        unsafe { &*self.obj.value_addr(align_of::<T>()).cast::<T>() }
+    }
+
+    /// Whether two handles point to the same object.
+    #[inline]
+    pub fn ptr_eq(a: &Gc<T>, b: &Gc<T>) -> bool {
+        a.obj == b.obj
+    }
+
+    /// The object's address (stable: objects never move).
+    #[inline]
+    pub fn as_ptr(this: &Gc<T>) -> *const () {
+        this.obj.as_ptr() as *const ()
+    }
+
+    /// Number of strong handles (a snapshot; saturated counts read `u32::MAX`).
+    pub fn strong_count(this: &Gc<T>) -> u32 {
+        let n = this.obj.header().strong_count();
+        if n >= header::IMMORTAL_MIN {
+            u32::MAX
+        } else {
+            n
+        }
+    }
+
+    /// Makes a weak reference.
+    pub fn downgrade(this: &Gc<T>) -> Weak<T> {
+        Weak {
+            // SAFETY: `this` is a strong handle, so the object is alive and not dying.
+            slot: unsafe { runtime().weak.slot(this.obj) },
+            _t: PhantomData,
+        }
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn dead_value(header: &Header) -> ! {
+    panic!(
+        "ftgc: read through a `Gc<{}>` whose value the cycle collector destroyed; a destructor \
+         of garbage kept a handle to it (such handles may only be dropped)",
+        (header.info().type_name)()
+    )
+}
+
+impl<T> Clone for Gc<T> {
+    #[inline]
+    fn clone(&self) -> Self {
+        self.obj.header().inc_ref();
+        Gc {
+            obj: self.obj,
+            _owns: PhantomData,
+        }
+    }
+}
+
+impl<T> Drop for Gc<T> {
+    #[inline]
+    fn drop(&mut self) {
+        // SAFETY: the handle owns one strong reference and gives it up.
+        unsafe { object::release(self.obj) }
+    }
+}
+
+impl<T> fmt::Debug for Gc<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "Gc<{}>({:p})",
+            core::any::type_name::<T>(),
+            self.obj.as_ptr()
+        )
+    }
+}
+
+impl<T> PartialEq for Gc<T> {
+    fn eq(&self, other: &Self) -> bool {
+        Gc::ptr_eq(self, other)
+    }
+}
+
+impl<T> Eq for Gc<T> {}
+
+impl<T> Hash for Gc<T> {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.obj.hash(state);
+    }
+}
+
+impl<T> PartialOrd for Gc<T> {
+    fn partial_cmp(&self, other: &Self) -> Option<core::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl<T> Ord for Gc<T> {
+    fn cmp(&self, other: &Self) -> core::cmp::Ordering {
+        (self.obj.as_ptr() as usize).cmp(&(other.obj.as_ptr() as usize))
+    }
+}
+
+// SAFETY: a handle reports exactly the one reference it owns (once), and nothing when the
+// target can never be scanned (a leaf type never lives in the walked heap).
+unsafe impl<T: Trace> Trace for Gc<T> {
+    const NEEDS_TRACE: bool = true;
+
+    #[inline]
+    fn trace<V: Tracer>(&self, tracer: &mut V) {
+        if T::NEEDS_TRACE {
+            tracer.edge(self.obj);
+        }
+    }
+
+    #[inline]
+    fn trace_slice<V: Tracer>(slice: &[Self], tracer: &mut V) {
+        if T::NEEDS_TRACE {
+            // SAFETY: `Gc<T>` is `repr(transparent)` over `ObjRef` (PhantomData is a ZST).
+            let objs = unsafe { &*(slice as *const [Gc<T>] as *const [ObjRef]) };
+            tracer.span(objs);
+        }
+    }
+}
+
+/// A weak reference: does not keep the value alive.
+///
+/// [`upgrade`](Weak::upgrade) fails once the value's last handle is gone or the collector has
+/// found it to be garbage; the collector clears weak references to garbage before any
+/// destructor runs.
+pub struct Weak<T> {
+    slot: Arc<WeakSlot>,
+    _t: PhantomData<fn() -> T>,
+}
+
+// SAFETY: a `Weak<T>` only yields a `Gc<T>` (on a mutator thread), which is `Send + Sync` under
+// the same bounds; the slot is internally synchronised.
+unsafe impl<T: Send + Sync> Send for Weak<T> {}
+// SAFETY: as above.
+unsafe impl<T: Send + Sync> Sync for Weak<T> {}
+
+impl<T> Weak<T> {
+    /// A strong handle, if the value is still alive. Needs the mutator token: a collection may
+    /// not run while a weak reference is being turned into a strong one.
+    pub fn upgrade(&self, _m: &Mutator) -> Option<Gc<T>> {
+        self.slot.with_target(|target| {
+            let obj = target?;
+            let header = obj.header();
+            // Ordering: Relaxed; DEAD is set during a pause, which also clears the slot.
+            if header.flags(Ordering::Relaxed) & flags::DEAD != 0 || !header.try_inc_ref() {
+                return None;
+            }
+            Some(Gc {
+                obj,
+                _owns: PhantomData,
+            })
+        })
+    }
+
+    /// Whether the value is gone (its weak references were cleared). `false` does not promise
+    /// that a later `upgrade` succeeds.
+    pub fn is_dead(&self) -> bool {
+        self.slot.is_cleared()
+    }
+
+    /// Whether two weak references point to the same object.
+    pub fn ptr_eq(a: &Weak<T>, b: &Weak<T>) -> bool {
+        Arc::ptr_eq(&a.slot, &b.slot)
+    }
+}
+
+impl<T> Clone for Weak<T> {
+    fn clone(&self) -> Self {
+        Weak {
+            slot: self.slot.clone(),
+            _t: PhantomData,
+        }
+    }
+}
+
+impl<T> fmt::Debug for Weak<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Weak<{}>", core::any::type_name::<T>())
+    }
+}
+
+// SAFETY: a weak reference is not a reference the collector must count: it reports nothing.
+unsafe impl<T> Trace for Weak<T> {
+    const NEEDS_TRACE: bool = false;
+    #[inline]
+    fn trace<V: Tracer>(&self, _tracer: &mut V) {}
+}

@@ -1,0 +1,268 @@
+//! The object header and the per-type table.
+//!
+//! Every object, in either heap, is one mimalloc block laid out as
+//!
+//! ```text
+//! block start ─▶ ┌──────────────┬──────────────┬──────────────────────────────┐
+//!                │ rc: u32      │ gc: u32      │ ty: &'static TypeInfo | flags │  16 bytes
+//!                ├──────────────┴──────────────┴──────────────────────────────┤
+//!                │ (padding, only when align_of::<T>() > 16)                   │
+//!                │ value: T                                                    │
+//!                └─────────────────────────────────────────────────────────────┘
+//! ```
+//!
+//! There are no list links and no side table of objects: the collector finds GC objects by
+//! walking the GC heap, and the block start *is* the header.
+//!
+//! # Invariants
+//!
+//! * `rc` counts the strong handles (`Gc<T>`) to the object, wherever they are. Values in
+//!   `[0, IMMORTAL_MIN)` are exact. A count that reaches `IMMORTAL_MIN` saturates: the object is
+//!   *immortal*, never freed, and its count is pinned near [`IMMORTAL`]. The count never moves
+//!   from 0 back to 1: whoever takes it to 0 owns the object's destruction.
+//! * `gc` is the collector's scratch word. It is written only while the world is stopped, and
+//!   it is 0 whenever the world is running (the scan phase restores it).
+//! * `ty` holds a `&'static TypeInfo` (64-byte aligned) in its high bits and the [`flags`] in its
+//!   low 6 bits. `DEAD` is set only while the world is stopped; `HAS_WEAK` may be set at any
+//!   time by a thread holding a strong handle.
+
+use core::alloc::Layout;
+use core::ptr::NonNull;
+
+use crate::sync::{AtomicU32, AtomicUsize, Ordering};
+use crate::trace::ObjRef;
+
+/// Size of the header. The value starts right after it unless its alignment is above 16.
+pub(crate) const HEADER_SIZE: usize = 16;
+
+/// Counts at or above this value are saturated: the object is immortal.
+pub(crate) const IMMORTAL_MIN: u32 = 1 << 30;
+/// The value an immortal count is pinned to, far from both ends of the `u32` range.
+pub(crate) const IMMORTAL: u32 = 3 << 30;
+
+/// Bits of the `ty` word that are not part of the `TypeInfo` pointer.
+pub(crate) mod flags {
+    /// The collector destroyed (or is destroying) the value; handles that survive (for example
+    /// one a destructor stored somewhere) may only be dropped, never read.
+    pub(crate) const DEAD: usize = 1 << 0;
+    /// A weak slot for this object exists in the weak table and must be cleared at death.
+    pub(crate) const HAS_WEAK: usize = 1 << 1;
+    /// All flag bits (the `TypeInfo` alignment leaves six).
+    pub(crate) const MASK: usize = 0x3f;
+}
+
+/// Bits of the `gc` scratch word during a collection.
+pub(crate) mod scratch {
+    /// The object is a candidate of this collection: `REFS` holds its gc_refs.
+    pub(crate) const CANDIDATE: u32 = 1 << 31;
+    /// The object was found reachable from outside the candidate set.
+    pub(crate) const REACHABLE: u32 = 1 << 30;
+    /// gc_refs: the refcount minus the references from other candidates.
+    pub(crate) const REFS: u32 = (1 << 30) - 1;
+}
+
+/// Type-erased tracing entry point: traces the value of `obj` with the tracer behind the
+/// pointer, whose concrete type is fixed by the table slot.
+pub(crate) type TraceFn = unsafe fn(ObjRef, *mut ());
+
+/// Number of tracer kinds the collector uses (one table slot each).
+pub(crate) const TRACER_KINDS: usize = 2;
+
+/// The static, per-type table every header points to.
+#[repr(C, align(64))]
+pub(crate) struct TypeInfo {
+    /// Drops the value in place (not the block).
+    pub(crate) drop_value: unsafe fn(ObjRef),
+    /// One tracing function per collector tracer kind.
+    pub(crate) trace: [TraceFn; TRACER_KINDS],
+    /// `core::any::type_name` of the value type, for messages.
+    pub(crate) type_name: fn() -> &'static str,
+    /// Block size and alignment of the value.
+    pub(crate) value_layout: Layout,
+    /// Bytes to allocate for the block (header, padding, value).
+    pub(crate) block_size: usize,
+    /// `false`: the object lives in the GC heap and is walked. `true`: leaf heap, never walked.
+    pub(crate) leaf: bool,
+}
+
+/// The first 16 bytes of every object.
+#[repr(C)]
+pub(crate) struct Header {
+    pub(crate) rc: AtomicU32,
+    pub(crate) gc: AtomicU32,
+    ty: AtomicUsize,
+}
+
+const _: () = assert!(size_of::<Header>() == HEADER_SIZE);
+const _: () = assert!(align_of::<TypeInfo>() > flags::MASK);
+
+impl Header {
+    /// A header for a new object with one strong handle.
+    pub(crate) fn new(info: &'static TypeInfo) -> Header {
+        Header {
+            rc: AtomicU32::new(1),
+            gc: AtomicU32::new(0),
+            ty: AtomicUsize::new(info as *const TypeInfo as usize),
+        }
+    }
+
+    /// The type table. The pointer bits of `ty` never change after initialisation.
+    #[inline]
+    pub(crate) fn info(&self) -> &'static TypeInfo {
+        // Ordering: Relaxed. The pointer bits are written once, before the object is published
+        // (publication itself carries the happens-before); only flag bits change later.
+        let word = self.ty.load(Ordering::Relaxed);
+        // SAFETY: the pointer bits were set from a `&'static TypeInfo` in `Header::new` and are
+        // never modified (flag updates use fetch_or/fetch_and on the low bits only).
+        unsafe { &*((word & !flags::MASK) as *const TypeInfo) }
+    }
+
+    /// The current flag bits.
+    #[inline]
+    pub(crate) fn flags(&self, order: Ordering) -> usize {
+        self.ty.load(order) & flags::MASK
+    }
+
+    /// Sets flag bits; returns the previous flags.
+    #[inline]
+    pub(crate) fn set_flags(&self, bits: usize, order: Ordering) -> usize {
+        debug_assert_eq!(bits & !flags::MASK, 0);
+        self.ty.fetch_or(bits, order) & flags::MASK
+    }
+
+    /// Adds one strong reference. The caller holds one (or the world is stopped and the caller
+    /// is the collector), so the count is not 0.
+    #[inline]
+    pub(crate) fn inc_ref(&self) {
+        // Ordering: Relaxed, as for `Arc::clone`: a new handle is made from an existing one,
+        // whose owner already has whatever synchronisation it needs.
+        let old = self.rc.fetch_add(1, Ordering::Relaxed);
+        if old >= IMMORTAL_MIN - 1 {
+            self.pin_immortal();
+        }
+    }
+
+    /// Adds one strong reference unless the count is 0 (the object is being destroyed).
+    /// Used by `Weak::upgrade`.
+    pub(crate) fn try_inc_ref(&self) -> bool {
+        // Ordering: Relaxed loads and CAS. The caller holds the weak slot lock, which the
+        // destroying thread takes before freeing, so the header stays valid; a successful CAS
+        // makes a handle from a count that another handle keeps above zero.
+        let mut cur = self.rc.load(Ordering::Relaxed);
+        loop {
+            if cur == 0 {
+                return false;
+            }
+            if cur >= IMMORTAL_MIN {
+                return true;
+            }
+            match self
+                .rc
+                .compare_exchange_weak(cur, cur + 1, Ordering::Relaxed, Ordering::Relaxed)
+            {
+                Ok(_) => return true,
+                Err(now) => cur = now,
+            }
+        }
+    }
+
+    /// Drops one strong reference. Returns `true` if it was the last one: the caller now owns
+    /// the object and must destroy it (or hand it to someone who will).
+    #[inline]
+    pub(crate) fn dec_ref(&self) -> bool {
+        // Ordering: Release, paired with the Acquire fence below on the thread that takes the
+        // count to zero, exactly as `Arc::drop`: every use of the value through other handles
+        // happens-before its destruction.
+        let old = self.rc.fetch_sub(1, Ordering::Release);
+        if old == 1 {
+            crate::sync::fence(Ordering::Acquire);
+            return true;
+        }
+        if old >= IMMORTAL_MIN {
+            self.pin_immortal();
+        }
+        debug_assert!(old != 0, "ftgc: reference count underflow");
+        false
+    }
+
+    /// Re-pins a saturated count to [`IMMORTAL`], so that unbalanced traffic on an immortal
+    /// object can never walk it back into the mortal range or past `u32::MAX`.
+    #[cold]
+    fn pin_immortal(&self) {
+        // Ordering: Relaxed. Any value at or above IMMORTAL_MIN means the same thing; racing
+        // increments and decrements between here and the store are harmless.
+        self.rc.store(IMMORTAL, Ordering::Relaxed);
+    }
+
+    /// The strong count (a snapshot).
+    #[inline]
+    pub(crate) fn strong_count(&self) -> u32 {
+        // Ordering: Relaxed; a snapshot for statistics, the collector, or tests.
+        self.rc.load(Ordering::Relaxed)
+    }
+}
+
+impl ObjRef {
+    /// The header of the object.
+    #[inline]
+    pub(crate) fn header(&self) -> &Header {
+        // SAFETY: an `ObjRef` is only built for blocks that hold an initialised header, and is
+        // only used while the block is allocated (by a strong count, a weak slot lock, or the
+        // world being stopped); see each caller.
+        unsafe { self.0.as_ref() }
+    }
+
+    /// The block start (for freeing).
+    #[inline]
+    pub(crate) fn as_ptr(&self) -> *mut u8 {
+        self.0.as_ptr().cast()
+    }
+
+    /// Address of the value of an object whose value type has alignment `align`.
+    #[inline]
+    pub(crate) fn value_addr(self, align: usize) -> *mut u8 {
+        let start = self.as_ptr().wrapping_add(HEADER_SIZE);
+        if align <= HEADER_SIZE {
+            start
+        } else {
+            // The block was sized with `align - HEADER_SIZE` bytes of slack (`block_layout`).
+            start.wrapping_add(start.align_offset(align))
+        }
+    }
+}
+
+/// Bytes of block needed for a value of `layout`, or `None` on overflow. For alignments up to
+/// 16 the value sits right after the header; above that, the block gets `align - 16` bytes of
+/// slack so that an aligned address always fits (mimalloc guarantees 16-byte alignment for
+/// blocks of 16 bytes or more, and we never use its aligned API: see
+/// `mimalloc-v3-notes.md` §2a).
+pub(crate) const fn block_size(layout: Layout) -> Option<usize> {
+    let slack = if layout.align() > HEADER_SIZE {
+        layout.align() - HEADER_SIZE
+    } else {
+        0
+    };
+    match HEADER_SIZE.checked_add(slack) {
+        Some(n) => n.checked_add(layout.size()),
+        None => None,
+    }
+}
+
+// SAFETY: an `ObjRef` is an address. Every dereference is an `unsafe` operation (or goes through
+// `header()`, whose callers prove the block is allocated), so moving the address between
+// threads cannot by itself cause a data race.
+unsafe impl Send for ObjRef {}
+// SAFETY: as above; `&ObjRef` only gives access to the address.
+unsafe impl Sync for ObjRef {}
+
+impl ObjRef {
+    /// Wraps a block pointer.
+    ///
+    /// # Safety
+    /// `ptr` must be the start of a live block whose first 16 bytes are an initialised
+    /// [`Header`].
+    #[inline]
+    pub(crate) unsafe fn from_block(ptr: NonNull<u8>) -> ObjRef {
+        ObjRef(ptr.cast())
+    }
+}

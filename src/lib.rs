@@ -1,0 +1,124 @@
+//! # ftgc — a free-threaded, cycle-collecting garbage collector
+//!
+//! `ftgc` gives multi-threaded Rust programs (language runtimes first) reference-counted,
+//! thread-safe handles whose garbage cycles are found and freed by a stop-the-world collector.
+//! Its design follows CPython 3.14's free-threaded collector.
+//!
+//! ```
+//! use ftgc::{Gc, Mutator, Trace};
+//! use std::sync::Mutex;
+//!
+//! #[derive(Trace)]
+//! struct Node {
+//!     name: String,
+//!     next: Mutex<Option<Gc<Node>>>,
+//! }
+//!
+//! let mut m = Mutator::new(); // this thread may now touch the heap
+//! let a = Gc::new(&mut m, Node { name: "a".into(), next: Mutex::new(None) });
+//! let b = Gc::new(&mut m, Node { name: "b".into(), next: Mutex::new(Some(a.clone())) });
+//! *a.get(&m).next.lock().unwrap() = Some(b.clone()); // a ⇄ b: a cycle
+//! assert_eq!(b.get(&m).name, "b");
+//! drop((a, b)); // the cycle is unreachable now, but its counts are not zero
+//! let stats = m.collect(); // the collector finds it
+//! assert!(stats.collected >= 2);
+//! ```
+//!
+//! ## The model
+//!
+//! **Handles.** [`Gc<T>`] is a strong, atomically counted handle, `Send + Sync` when `T` is.
+//! Dropping the last handle destroys the value at once; only cycles wait for the collector.
+//! [`Weak<T>`] does not keep its target alive. Handles may be cloned, moved and dropped on any
+//! thread.
+//!
+//! **Objects.** Each object is one mimalloc block: a 16-byte header (count, collector scratch,
+//! type pointer with flag bits) and the value. Objects whose type can hold handles live in
+//! the *GC heap*, which the collector walks to find every object: there are no list links and
+//! no table of objects. Values that can never hold a handle ([`Trace::NEEDS_TRACE`] is false)
+//! live in a *leaf heap* that is never walked.
+//!
+//! **Mutators and the token.** A thread that reads objects, allocates, or collects registers
+//! a [`Mutator`]. Reading takes the token by shared borrow, `gc.get(&m) -> &T`; everything
+//! that may park the thread or collect (`Gc::new`, [`Mutator::safepoint`],
+//! [`Mutator::detached`], [`Mutator::collect`]) takes it by `&mut`. Hence:
+//!
+//! > **No thread holds a reference into the heap while the world is stopped.** A reference
+//! > into an object is derived from `&Mutator`; stopping the world requires every attached
+//! > thread to be inside a `&mut Mutator` call (a safepoint, a detached section, or the
+//! > collection itself), which cannot overlap a shared borrow of the same token. Threads
+//! > without a mutator can own handles but cannot read through them.
+//!
+//! This is what makes the collector's view consistent: between its passes the object graph
+//! cannot change (edges change only through `&T`), and reference counts change only by
+//! threads cloning or dropping handles they already own, which never turns an outside
+//! reference into an inside one.
+//!
+//! **Safepoints.** An attached mutator must poll [`Mutator::safepoint`] regularly (allocation
+//! polls too) and run blocking work in [`Mutator::detached`]. A collection stops the world:
+//! it parks every attached thread at its next safepoint and holds detached ones out until it
+//! restarts. A thread that never polls delays collections; a warning names it
+//! ([`Collector::set_stop_warning`]).
+//!
+//! **What may be touched when.**
+//!
+//! | thread                       | clone/drop handles | read (`get`) | allocate | `Weak::upgrade` |
+//! |------------------------------|--------------------|--------------|----------|-----------------|
+//! | attached mutator             | yes                | yes          | yes      | yes             |
+//! | inside `Mutator::detached`   | yes                | no           | no       | no              |
+//! | no mutator                   | yes                | no           | no       | no              |
+//!
+//! A last handle dropped where blocks may not be freed (a detached or non-mutator thread) hands
+//! the object to a queue that attached mutators drain at their next safepoint.
+//!
+//! **Collection.** With the world stopped the collector walks the GC heap, computes for each
+//! object its reference count minus the references from other objects, keeps everything
+//! reachable from objects with references from outside, and destroys the rest once the world
+//! runs again. See [`Collector`] and `docs/design.md`.
+//!
+//! **Tracing.** Types stored in `Gc` implement [`Trace`], usually with `#[derive(Trace)]`.
+//! Interior mutability uses `std::sync::Mutex`, `RwLock`, atomics or `OnceLock`, all traced
+//! without blocking.
+//!
+//! **Failure outcomes.** A `Trace` impl that over-reports references is caught when it drives
+//! a count below zero (a panic naming the types, before anything is freed). A panicking
+//! destructor does not stop a collection or a chain of releases: everything is still freed,
+//! then the panic resumes. Reading a value the collector destroyed (through a handle a
+//! destructor kept) panics. Out of memory calls [`std::alloc::handle_alloc_error`].
+
+#![warn(missing_docs)]
+#![deny(unsafe_op_in_unsafe_fn)]
+
+extern crate self as ftgc;
+
+mod collector;
+mod gc;
+mod header;
+mod heap;
+mod mutator;
+mod object;
+mod stw;
+mod sync;
+mod trace;
+mod weak;
+
+pub use collector::{CollectionStats, Collector, DEFAULT_THRESHOLD, Reason, Totals};
+pub use ftgc_derive::Trace;
+pub use gc::{Gc, Weak};
+pub use mutator::Mutator;
+pub use trace::{ObjRef, Trace, Tracer};
+
+/// The process-wide collector.
+pub fn collector() -> &'static Collector {
+    &collector::COLLECTOR
+}
+
+/// Size of the object header in bytes (the value follows it).
+pub const HEADER_SIZE: usize = header::HEADER_SIZE;
+
+/// Internals exposed for the loom models in `loom-tests/` (built with `--cfg loom`). Not a
+/// public API.
+#[cfg(loom)]
+#[doc(hidden)]
+pub mod __loom {
+    pub use crate::stw::{ATTACHED, DETACHED, SUSPENDED, ThreadState, World, WorldStopped};
+}

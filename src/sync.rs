@@ -1,0 +1,37 @@
+//! The synchronisation shim: `std` types normally, `loom`'s under `--cfg loom`.
+//!
+//! Every concurrency protocol of the crate (stop-the-world, the deferred-release queue, weak
+//! slots) takes its atomics and locks from here, so that `loom-tests/` model-checks the real
+//! code rather than a copy of it. Types that loom does not model (`OnceLock` for globals) are
+//! not re-exported here on purpose.
+
+#[cfg(not(loom))]
+pub(crate) use std::sync::{
+    Arc, Condvar, Mutex, MutexGuard,
+    atomic::{AtomicU8, AtomicU32, AtomicUsize, Ordering, fence},
+};
+
+#[cfg(loom)]
+pub(crate) use loom::sync::{
+    Arc, Condvar, Mutex, MutexGuard,
+    atomic::{AtomicU8, AtomicU32, AtomicUsize, Ordering, fence},
+};
+
+/// Locks `m`, ignoring poisoning: the crate's locks guard plain data whose invariants hold
+/// between statements, so a panic elsewhere never leaves them half-updated.
+#[inline]
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    match m.lock() {
+        Ok(g) => g,
+        Err(poisoned) => poisoned.into_inner(),
+    }
+}
+
+/// Waits on `cv`, ignoring poisoning (see [`lock`]).
+#[inline]
+pub(crate) fn wait<'a, T>(cv: &Condvar, guard: MutexGuard<'a, T>) -> MutexGuard<'a, T> {
+    match cv.wait(guard) {
+        Ok(g) => g,
+        Err(poisoned) => poisoned.into_inner(),
+    }
+}
