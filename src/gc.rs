@@ -69,15 +69,33 @@ impl<T: Trace + Send + Sync + 'static> Gc<T> {
     /// Allocation is a safepoint: it may park this thread for another thread's collection, or
     /// run a collection itself when the allocation count says one is due.
     ///
-    /// # Panics
-    /// If `T` (with the header) is larger than 1 GiB and can hold handles: such a block could
-    /// fall outside what mimalloc's heap walk sees. Calls [`handle_alloc_error`] when memory is
-    /// exhausted.
+    /// A type that can hold handles must fit, with its header, in 1 GiB: a larger block could
+    /// fall outside what mimalloc's heap walk sees. This is checked at compile time:
+    ///
+    /// ```compile_fail
+    /// # use ftgc::{Gc, Mutator, Trace};
+    /// #[derive(Trace)]
+    /// struct Huge {
+    ///     #[trace(skip)]
+    ///     bytes: [u8; 1 << 30],
+    ///     next: Option<Gc<Huge>>,
+    /// }
+    /// fn make(m: &mut Mutator, h: Huge) -> Gc<Huge> {
+    ///     Gc::new(m, h) // error: GC-heap objects are limited to 1 GiB
+    /// }
+    /// let _instantiate: fn(&mut Mutator, Huge) -> Gc<Huge> = make;
+    /// ```
+    ///
+    /// Calls [`handle_alloc_error`] when memory is exhausted.
     pub fn new(m: &mut Mutator, value: T) -> Gc<T> {
         let info = Info::<T>::TABLE;
-        if !info.leaf && info.block_size > MAX_GC_OBJECT {
-            too_large(info);
-        }
+        const {
+            assert!(
+                Info::<T>::TABLE.leaf || Info::<T>::TABLE.block_size <= MAX_GC_OBJECT,
+                "ftgc: GC-heap objects are limited to 1 GiB (heap::MAX_GC_OBJECT) so that the \
+                 heap walk sees them; keep big buffers in a Vec or Box inside the object"
+            )
+        };
         m.before_alloc(!info.leaf);
         // No safepoint from here until the header is written: the heap walk must only ever see
         // initialised headers.
@@ -98,18 +116,6 @@ impl<T: Trace + Send + Sync + 'static> Gc<T> {
             }
         }
     }
-}
-
-#[cold]
-#[inline(never)]
-fn too_large(info: &TypeInfo) -> ! {
-    panic!(
-        "ftgc: a `{}` object needs {} bytes; GC-heap objects are limited to {} bytes so that \
-         the heap walk sees them (keep big buffers in a `Vec` or `Box` inside the object)",
-        (info.type_name)(),
-        info.block_size,
-        MAX_GC_OBJECT
-    )
 }
 
 impl<T> Gc<T> {

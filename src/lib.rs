@@ -120,5 +120,7 @@ pub const HEADER_SIZE: usize = header::HEADER_SIZE;
 #[cfg(loom)]
 #[doc(hidden)]
 pub mod __loom {
-    pub use crate::stw::{ATTACHED, DETACHED, SUSPENDED, ThreadState, World, WorldStopped};
+    pub use crate::stw::{
+        ATTACHED, DETACHED, PARKED, PlantedBug, STOP, SUSPENDED, ThreadState, World, WorldStopped,
+    };
 }

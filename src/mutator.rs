@@ -100,6 +100,14 @@ impl Mutator {
     }
 
     /// Runs a full collection on this thread and returns what it did.
+    ///
+    /// Collections are serialised, destruction included: when this returns, every object that
+    /// was garbage when it was called has been destroyed (by this collection or one that ran
+    /// just before). Waiting for another collection happens detached.
+    ///
+    /// # Panics
+    /// Resumes the first panic of a garbage destructor (after everything was destroyed), or
+    /// of a `Trace` impl (the collection is then abandoned and nothing is freed).
     pub fn collect(&mut self) -> CollectionStats {
         COLLECTOR.run(&self.ts, Reason::Manual)
     }

@@ -8,14 +8,23 @@
 //! |-------------|-------------------------------------------------------------------------|
 //! | `DETACHED`  | not touching the heap (blocking call, between registrations, ...)      |
 //! | `ATTACHED`  | may read objects, allocate and free; must poll safepoints               |
-//! | `SUSPENDED` | parked for a stop; only the requester (via [`WorldStopped`]'s drop) moves it out |
+//! | `SUSPENDED` | held for a stop while detached; the restart makes it DETACHED             |
+//! | `PARKED`    | held for a stop and waiting to run; the restart makes it ATTACHED         |
 //!
-//! Transitions: the owner moves DETACHED→ATTACHED (CAS, [`World::attach`]) and
-//! ATTACHED→DETACHED or ATTACHED→SUSPENDED ([`World::detach`], [`World::park`]); the requester
-//! moves DETACHED→SUSPENDED (CAS, in [`World::stop`]) and SUSPENDED→DETACHED (restart). No thread
-//! moves itself out of SUSPENDED. The two CASes on DETACHED are what keep a detached thread from
-//! re-attaching in the middle of a pause: whichever of owner and requester wins, the other sees
-//! the result.
+//! Transitions: the owner moves DETACHED→ATTACHED (CAS, [`World::attach`]), ATTACHED→DETACHED
+//! or, during a stop, →SUSPENDED ([`World::detach`]) or →PARKED ([`World::park`]), and
+//! SUSPENDED→PARKED (an attach that finds itself held). The requester moves DETACHED→SUSPENDED
+//! (CAS, in [`World::stop`]) and, at the restart, SUSPENDED→DETACHED and PARKED→ATTACHED. No
+//! thread moves itself out of SUSPENDED or PARKED. The two CASes on DETACHED are what keep a
+//! detached thread from re-attaching in the middle of a pause: whichever of owner and
+//! requester wins, the other sees the result.
+//!
+//! **No starvation.** CPython returns every held thread to DETACHED at the restart; a requester
+//! that stops again at once can re-suspend a thread before it manages to attach, and a tight
+//! `gc.collect()` loop starves threads coming back from a safepoint or a blocking call
+//! (gh-151518). Here a thread that wants to run is PARKED, and the restart hands it back
+//! ATTACHED: the next stop must wait for it to reach its next safepoint, so every mutator makes
+//! progress between two pauses.
 //!
 //! # Stopping
 //!
@@ -24,18 +33,19 @@
 //! 2. Under `inner`, the requester sets `stop_requested`, raises [`STOP`] in the breaker word,
 //!    CASes every DETACHED thread to SUSPENDED and counts the ATTACHED ones in `countdown`.
 //! 3. Each counted thread, at its next safepoint (or when it detaches or unregisters), marks
-//!    itself SUSPENDED under `inner` and decrements `countdown`; the one that reaches zero
+//!    itself PARKED (SUSPENDED) under `inner` and decrements `countdown`; the one that reaches zero
 //!    notifies `all_parked`. Every transition that can complete the stop notifies, so the
 //!    requester never needs a timed poll (which loom could not model).
 //! 4. The requester, ATTACHED throughout, gets a [`WorldStopped`] witness. Dropping it
-//!    restarts the world: SUSPENDED→DETACHED for everyone, then `restarted.notify_all()`.
+//!    restarts the world: SUSPENDED→DETACHED, PARKED→ATTACHED, then `restarted.notify_all()`.
 //!
 //! A thread registering during a stop starts SUSPENDED; one unregistering while counted
 //! decrements the countdown.
 //!
 //! # Why the pause is safe
 //!
-//! With the world stopped every registered thread other than the requester is SUSPENDED: it is
+//! With the world stopped every registered thread other than the requester is SUSPENDED or
+//! PARKED (*held*): it is
 //! either blocked in [`World::attach`] or has not returned from a `detached` section, and in both
 //! cases it holds no reference into the heap (the public API makes that a borrow-check fact:
 //! see the crate docs). All its heap writes happen-before the requester's reads: they precede
@@ -50,13 +60,31 @@ pub const DETACHED: u8 = 0;
 pub const ATTACHED: u8 = 1;
 /// The thread is parked for a stop.
 pub const SUSPENDED: u8 = 2;
+/// Held for a stop, waiting to run: the restart hands it back ATTACHED.
+pub const PARKED: u8 = 3;
 
 /// Breaker bit: a stop is requested; attached threads must park at their next safepoint.
 pub const STOP: u32 = 1 << 0;
 
+/// A bug planted on purpose, in loom builds only, so that the loom suite (`loom-tests/`) can
+/// show that its models catch one. [`World::new`] plants none; normal builds have no switch.
+#[cfg(loom)]
+#[doc(hidden)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PlantedBug {
+    /// The real protocol.
+    None,
+    /// [`World::attach`] loads DETACHED, then stores ATTACHED, instead of the compare-exchange:
+    /// a requester's DETACHED→SUSPENDED CAS can fall in between, and the thread attaches in the
+    /// middle of the pause.
+    RacyAttach,
+    /// [`World::stop`] does not wait for the countdown of attached threads.
+    SkipCountdown,
+}
+
 /// One mutator thread's entry in the registry.
 pub struct ThreadState {
-    /// DETACHED, ATTACHED or SUSPENDED.
+    /// DETACHED, ATTACHED, SUSPENDED or PARKED.
     state: AtomicU8,
     /// The thread's name, for the "never reaches a safepoint" warning.
     name: String,
@@ -100,6 +128,13 @@ pub struct World {
     /// After this long waiting for attached threads, warn (std only; loom cannot time out).
     #[cfg(not(loom))]
     warn_after: std::sync::atomic::AtomicU64,
+    /// The loom suite's planted bug, if any.
+    #[cfg(loom)]
+    planted_bug: PlantedBug,
+    /// Loom builds only: [`World::stop`] skips its `try_lock` fast path (see
+    /// [`World::without_try_lock`]).
+    #[cfg(loom)]
+    no_try_lock: bool,
 }
 
 impl Default for World {
@@ -124,6 +159,34 @@ impl World {
             requesters: Mutex::new(()),
             #[cfg(not(loom))]
             warn_after: std::sync::atomic::AtomicU64::new(10_000),
+            #[cfg(loom)]
+            planted_bug: PlantedBug::None,
+            #[cfg(loom)]
+            no_try_lock: false,
+        }
+    }
+
+    /// An empty world with `bug` planted (loom builds only; for the loom suite).
+    #[cfg(loom)]
+    #[doc(hidden)]
+    pub fn with_planted_bug(bug: PlantedBug) -> World {
+        World {
+            planted_bug: bug,
+            ..World::new()
+        }
+    }
+
+    /// Loom builds only: makes [`World::stop`] skip its `try_lock` fast path and always wait for
+    /// the requester lock detached. For models with two requesters: loom 0.7.2 can report a
+    /// false deadlock on a contended `try_lock` (tokio-rs/loom#376: a thread preempted just
+    /// before its `try_lock` is marked blocked when another thread takes the lock, although
+    /// `try_lock` never blocks). The slow path is taken by real contended requesters anyway.
+    #[cfg(loom)]
+    #[doc(hidden)]
+    pub fn without_try_lock(self) -> World {
+        World {
+            no_try_lock: true,
+            ..self
         }
     }
 
@@ -136,6 +199,10 @@ impl World {
         self.warn_after
             .store(ms, std::sync::atomic::Ordering::Relaxed);
     }
+
+    /// Under loom there is no timed wait (loom cannot model one), hence no warning: a no-op.
+    #[cfg(loom)]
+    pub fn set_warn_after(&self, _d: std::time::Duration) {}
 
     /// The breaker word. A safepoint compares it with zero.
     #[inline]
@@ -193,9 +260,21 @@ impl World {
         g.threads.retain(|t| !Arc::ptr_eq(t, ts));
     }
 
-    /// DETACHED → ATTACHED, waiting while the thread is SUSPENDED.
+    /// DETACHED → ATTACHED, waiting while the thread is held by a stop.
     pub fn attach(&self, ts: &ThreadState) {
         loop {
+            #[cfg(loom)]
+            if self.planted_bug == PlantedBug::RacyAttach {
+                // Ordering: as the CAS below; the bug is the gap between load and store.
+                if ts.state.load(Ordering::Acquire) == DETACHED {
+                    ts.state.store(ATTACHED, Ordering::Relaxed);
+                    return;
+                }
+                if self.wait_while_suspended(ts) {
+                    return;
+                }
+                continue;
+            }
             // Ordering: Acquire on success, paired with the Release stores of DETACHED (by the
             // restart, or by our own detach): everything the collector did during the pause
             // happens-before our next access to the heap.
@@ -206,41 +285,59 @@ impl World {
             {
                 return;
             }
-            self.wait_while_suspended(ts);
+            if self.wait_while_suspended(ts) {
+                return;
+            }
         }
     }
 
+    /// Called when an attach found the thread SUSPENDED: asks to be handed back ATTACHED at
+    /// the restart and waits for it. Returns `true` once ATTACHED, `false` if the state moved
+    /// on before we looked (the restart already made it DETACHED: retry the CAS).
     #[cold]
-    fn wait_while_suspended(&self, ts: &ThreadState) {
-        let mut g = sync::lock(&self.inner);
-        // Ordering: Relaxed; SUSPENDED→DETACHED happens under `inner`, which we hold.
-        while ts.state.load(Ordering::Relaxed) == SUSPENDED {
+    fn wait_while_suspended(&self, ts: &ThreadState) -> bool {
+        let g = sync::lock(&self.inner);
+        // Ordering: Relaxed load and store under `inner`, which every change of a held
+        // thread's state also holds.
+        if ts.state.load(Ordering::Relaxed) != SUSPENDED {
+            return false;
+        }
+        ts.state.store(PARKED, Ordering::Relaxed);
+        self.wait_until_attached(g, ts);
+        true
+    }
+
+    /// Waits, holding `inner`, until the restart hands the PARKED thread back ATTACHED.
+    fn wait_until_attached(&self, mut g: MutexGuard<'_, Inner>, ts: &ThreadState) {
+        // Ordering: Acquire, paired with the restart's Release store of ATTACHED.
+        while ts.state.load(Ordering::Acquire) == PARKED {
             g = sync::wait(&self.restarted, g);
         }
+        debug_assert_eq!(ts.state(), ATTACHED);
     }
 
     /// ATTACHED → DETACHED, or → SUSPENDED if a stop is requested (counting this thread as
-    /// parked).
+    /// held).
     pub fn detach(&self, ts: &ThreadState) {
         let mut g = sync::lock(&self.inner);
-        self.leave_attached(&mut g, ts);
+        self.leave_attached(&mut g, ts, SUSPENDED);
     }
 
-    /// The slow path of a safepoint that saw [`STOP`]: park until the world restarts, then
-    /// attach again.
+    /// The slow path of a safepoint that saw [`STOP`]: held PARKED until the restart hands the
+    /// thread back ATTACHED.
     #[cold]
     pub fn park(&self, ts: &ThreadState) {
-        {
-            let mut g = sync::lock(&self.inner);
-            if !g.stop_requested {
-                return; // A stale bit: the stop is already over.
-            }
-            self.leave_attached(&mut g, ts);
+        let mut g = sync::lock(&self.inner);
+        if !g.stop_requested {
+            return; // A stale bit: the stop is already over.
         }
-        self.attach(ts);
+        self.leave_attached(&mut g, ts, PARKED);
+        self.wait_until_attached(g, ts);
     }
 
-    fn leave_attached(&self, g: &mut MutexGuard<'_, Inner>, ts: &ThreadState) {
+    /// Leaves ATTACHED: to `held` (SUSPENDED or PARKED), counted, if a stop is requested, else
+    /// to DETACHED.
+    fn leave_attached(&self, g: &mut MutexGuard<'_, Inner>, ts: &ThreadState, held: u8) {
         debug_assert_eq!(
             ts.state(),
             ATTACHED,
@@ -250,7 +347,7 @@ impl World {
         if g.stop_requested && g.requester != me {
             // Ordering: Release; the heap writes of this thread happen-before the requester's
             // reads (the requester also synchronises through `inner`).
-            ts.state.store(SUSPENDED, Ordering::Release);
+            ts.state.store(held, Ordering::Release);
             self.count_parked(g);
         } else {
             // Ordering: Release, paired with the requester's Acquire CAS DETACHED→SUSPENDED.
@@ -266,7 +363,7 @@ impl World {
         }
     }
 
-    /// Stops the world: returns once every other registered thread is SUSPENDED. `me` is the
+    /// Stops the world: returns once every other registered thread is held. `me` is the
     /// calling thread's state, which must be ATTACHED; it stays ATTACHED through the pause.
     pub fn stop<'w>(&'w self, me: &'w ThreadState) -> WorldStopped<'w> {
         debug_assert_eq!(
@@ -274,9 +371,17 @@ impl World {
             ATTACHED,
             "ftgc: stop requested by an unattached thread"
         );
-        let serial = match self.requesters.try_lock() {
-            Ok(g) => g,
-            Err(_) => {
+        #[cfg(loom)]
+        let attempt = if self.no_try_lock {
+            None
+        } else {
+            sync::try_lock(&self.requesters)
+        };
+        #[cfg(not(loom))]
+        let attempt = sync::try_lock(&self.requesters);
+        let serial = match attempt {
+            Some(g) => g,
+            None => {
                 // Another requester is active: wait detached so that it can suspend us.
                 self.detach(me);
                 let g = sync::lock(&self.requesters);
@@ -312,6 +417,10 @@ impl World {
         }
         g.countdown = countdown;
         while g.countdown > 0 {
+            #[cfg(loom)]
+            if self.planted_bug == PlantedBug::SkipCountdown {
+                break;
+            }
             g = self.wait_all_parked(g);
         }
         drop(g);
@@ -367,19 +476,26 @@ impl World {
         // Ordering: Relaxed; a stale STOP bit costs one slow-path check under `inner`.
         self.breaker.fetch_and(!STOP, Ordering::Relaxed);
         for t in &g.threads {
-            if Arc::as_ptr(t) as usize != me_addr {
-                debug_assert_eq!(t.state(), SUSPENDED, "ftgc: unsuspended thread at restart");
-                // Ordering: Release, paired with the Acquire CAS in `attach`: the collector's
-                // writes during the pause happen-before the thread's next heap access.
-                t.state.store(DETACHED, Ordering::Release);
+            if Arc::as_ptr(t) as usize == me_addr {
+                continue;
             }
+            let next = match t.state() {
+                SUSPENDED => DETACHED,
+                PARKED => ATTACHED,
+                s => unreachable!("ftgc: thread in state {s} at a restart"),
+            };
+            // Ordering: Release, paired with the Acquire CAS in `attach` (DETACHED) or the
+            // Acquire load in `wait_until_attached` (ATTACHED): the collector's writes during
+            // the pause happen-before the thread's next heap access.
+            t.state.store(next, Ordering::Release);
         }
         drop(g);
         self.restarted.notify_all();
     }
 }
 
-/// Witness that the world is stopped: every registered thread but the holder is SUSPENDED.
+/// Witness that the world is stopped: every registered thread but the holder is held
+/// (SUSPENDED or PARKED).
 /// Only [`World::stop`] makes one; dropping it restarts the world. Heap walks require it.
 pub struct WorldStopped<'w> {
     world: &'w World,

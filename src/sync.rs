@@ -7,7 +7,7 @@
 
 #[cfg(not(loom))]
 pub(crate) use std::sync::{
-    Arc, Condvar, Mutex, MutexGuard,
+    Arc, Condvar, Mutex, MutexGuard, TryLockError,
     atomic::{AtomicU8, AtomicU32, AtomicUsize, Ordering, fence},
 };
 
@@ -16,6 +16,8 @@ pub(crate) use loom::sync::{
     Arc, Condvar, Mutex, MutexGuard,
     atomic::{AtomicU8, AtomicU32, AtomicUsize, Ordering, fence},
 };
+#[cfg(loom)]
+pub(crate) use std::sync::TryLockError;
 
 /// Locks `m`, ignoring poisoning: the crate's locks guard plain data whose invariants hold
 /// between statements, so a panic elsewhere never leaves them half-updated.
@@ -24,6 +26,17 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     match m.lock() {
         Ok(g) => g,
         Err(poisoned) => poisoned.into_inner(),
+    }
+}
+
+/// Takes `m` if it is free, ignoring poisoning (see [`lock`]). The guard inside a poisoned
+/// error is taken, never left alive in a temporary while the caller goes on to block on `m`.
+#[inline]
+pub(crate) fn try_lock<T>(m: &Mutex<T>) -> Option<MutexGuard<'_, T>> {
+    match m.try_lock() {
+        Ok(g) => Some(g),
+        Err(TryLockError::Poisoned(poisoned)) => Some(poisoned.into_inner()),
+        Err(TryLockError::WouldBlock) => None,
     }
 }
 

@@ -21,9 +21,10 @@ mod mark_reachable;
 mod scan;
 mod update_refs;
 
+use core::cell::Cell;
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Mutex, MutexGuard, PoisonError, TryLockError};
 use std::time::{Duration, Instant};
 
 use crate::header::{TRACER_KINDS, TraceFn};
@@ -113,6 +114,9 @@ pub struct Collector {
     long_lived: AtomicUsize,
     /// Collections in progress (automatic ones are skipped while one runs).
     running: AtomicUsize,
+    /// Serialises whole collections, destruction included, so that when `collect` returns,
+    /// every object that was garbage when it was called has been destroyed.
+    serial: Mutex<()>,
     last: Mutex<Option<CollectionStats>>,
     totals: Mutex<Totals>,
 }
@@ -122,6 +126,7 @@ pub(crate) static COLLECTOR: Collector = Collector {
     threshold: AtomicUsize::new(DEFAULT_THRESHOLD),
     long_lived: AtomicUsize::new(0),
     running: AtomicUsize::new(0),
+    serial: Mutex::new(()),
     last: Mutex::new(None),
     totals: Mutex::new(Totals {
         collections: 0,
@@ -130,6 +135,22 @@ pub(crate) static COLLECTOR: Collector = Collector {
         max_pause: Duration::ZERO,
     }),
 };
+
+thread_local! {
+    /// This thread is running a collection (its destroy phase may call back into `collect`).
+    static IN_COLLECTION: Cell<bool> = const { Cell::new(false) };
+}
+
+/// The collection lock held by the outermost collection on this thread.
+struct Serial<'a>(Option<MutexGuard<'a, ()>>);
+
+impl Drop for Serial<'_> {
+    fn drop(&mut self) {
+        if self.0.is_some() {
+            IN_COLLECTION.with(|c| c.set(false));
+        }
+    }
+}
 
 /// Working state of one collection, passed to every phase.
 pub(crate) struct CollectionState {
@@ -225,6 +246,7 @@ impl Collector {
     /// `me`.
     pub(crate) fn run(&self, me: &ThreadState, reason: Reason) -> CollectionStats {
         let start = Instant::now();
+        let _serial = self.serialise(me);
         self.running.fetch_add(1, Ordering::Relaxed);
         object::drain_releases();
 
@@ -285,6 +307,30 @@ impl Collector {
             resume_unwind(p);
         }
         state.stats
+    }
+
+    /// Takes the collection lock, waiting detached (so that the collection in progress can
+    /// stop this thread). A collection started from a destructor run by a collection on the
+    /// same thread does not wait for itself.
+    fn serialise(&self, me: &ThreadState) -> Serial<'_> {
+        if IN_COLLECTION.with(|c| c.replace(true)) {
+            return Serial(None);
+        }
+        let guard = match self.serial.try_lock() {
+            Ok(g) => g,
+            // A panicking collection poisons the lock; the guard inside the error must be
+            // taken, not dropped at the end of this `match` after we block on the lock.
+            Err(TryLockError::Poisoned(p)) => p.into_inner(),
+            Err(TryLockError::WouldBlock) => {
+                object::set_attached(false);
+                runtime().world.detach(me);
+                let g = self.serial.lock().unwrap_or_else(PoisonError::into_inner);
+                runtime().world.attach(me);
+                object::set_attached(true);
+                g
+            }
+        };
+        Serial(Some(guard))
     }
 
     fn record(&self, stats: &CollectionStats) {

@@ -1,0 +1,66 @@
+//! A `Trace` impl that over-reports is caught before anything is freed.
+//!
+//! Alone in its binary: while the bad object exists, every collection in the process panics.
+
+mod common;
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+use common::{Drops, Node, ring};
+use ftgc::{Gc, Mutator, Trace, Tracer};
+
+/// Owns one handle but reports it twice: a contract violation.
+struct OverReports {
+    child: Gc<Node>,
+}
+
+// SAFETY: deliberately wrong (reports `child` twice) to test that the collector catches it.
+unsafe impl Trace for OverReports {
+    fn trace<V: Tracer>(&self, tracer: &mut V) {
+        self.child.trace(tracer);
+        self.child.trace(tracer);
+    }
+}
+
+#[test]
+fn an_over_reporting_trace_impl_is_caught_and_nothing_is_freed() {
+    let mut m = Mutator::new();
+    let drops = Drops::new();
+    let garbage = ring(&mut m, 5, &drops);
+    drop(garbage); // real garbage: it must survive the abandoned collection
+    let child = Node::new(&mut m, 99, &drops);
+    let bad = Gc::new(&mut m, OverReports { child });
+
+    let err =
+        catch_unwind(AssertUnwindSafe(|| m.collect())).expect_err("the collection must panic");
+    let msg = err.downcast_ref::<String>().cloned().unwrap_or_default();
+    assert!(
+        msg.contains("Trace implementation reported more references"),
+        "{msg}"
+    );
+    assert!(
+        msg.contains("common::Node"),
+        "names the over-reported type: {msg}"
+    );
+    assert!(
+        msg.contains("OverReports"),
+        "names the type being traced: {msg}"
+    );
+    assert_eq!(
+        drops.get(),
+        0,
+        "nothing may be freed by an abandoned collection"
+    );
+
+    // The world restarted and the heap is intact: the objects are readable and, once the bad
+    // object is gone, collections work and find the garbage left from before.
+    assert_eq!(bad.get(&m).child.get(&m).id, 99);
+    drop(bad);
+    assert_eq!(drops.get(), 1, "the child died with its only owner");
+    m.collect();
+    assert_eq!(
+        drops.get(),
+        6,
+        "the earlier garbage is collected by the next collection"
+    );
+}
