@@ -264,3 +264,43 @@ fn collector_settings_and_stats() {
     assert!(c.last_stats().is_some());
     assert!(c.mutators() >= 1);
 }
+
+thread_local! {
+    static STASH: std::cell::RefCell<Vec<Gc<Node>>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+#[test]
+fn a_thread_that_exits_holding_handles_loses_nothing() {
+    let mut m = Mutator::new();
+    let drops = Drops::new();
+    let d = drops.clone();
+    let (tx, rx) = mpsc::channel();
+    let t = std::thread::spawn(move || {
+        let mut tm = Mutator::new();
+        // A cycle and an acyclic node kept only in this thread's thread-local storage, and a
+        // node shared with the main thread.
+        let cycle = ring(&mut tm, 3, &d);
+        let lone = Node::new(&mut tm, 10, &d);
+        let shared = Node::new(&mut tm, 11, &d);
+        tx.send(shared.clone()).unwrap();
+        STASH.with(|s| {
+            s.borrow_mut()
+                .extend(cycle.into_iter().chain([lone, shared]))
+        });
+        // Exits with the Mutator dropped first (a local), then the stash: those handles die
+        // on a thread that is no longer a mutator.
+    });
+    // Blocking waits run detached: an attached thread blocked here would stall every
+    // collection in the process.
+    let shared = m.detached(|| rx.recv().unwrap());
+    m.detached(|| t.join().unwrap());
+    m.collect();
+    assert_eq!(
+        drops.get(),
+        4,
+        "the lone node and the cycle are freed; the shared node is not"
+    );
+    assert_eq!(shared.get(&m).id, 11);
+    drop(shared);
+    assert_eq!(drops.get(), 5);
+}

@@ -164,6 +164,12 @@ pub(crate) struct CollectionState {
 }
 
 impl Collector {
+    /// Runs a full collection on the calling thread; the same as
+    /// [`Mutator::collect`](crate::Mutator::collect).
+    pub fn collect(&self, m: &mut crate::Mutator) -> CollectionStats {
+        m.collect()
+    }
+
     /// Turns automatic collection on (the default).
     pub fn enable(&self) {
         // Ordering (configuration knobs): Relaxed; read by heuristics only.
