@@ -268,3 +268,67 @@ impl ObjRef {
         ObjRef(ptr.cast())
     }
 }
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+    use crate::trace::ObjRef;
+
+    unsafe fn no_drop(_: ObjRef) {}
+    unsafe fn no_trace(_: ObjRef, _: *mut ()) {}
+    fn name() -> &'static str {
+        "test"
+    }
+    static INFO: TypeInfo = TypeInfo {
+        drop_value: no_drop,
+        trace: [no_trace; TRACER_KINDS],
+        type_name: name,
+        value_layout: Layout::new::<()>(),
+        block_size: HEADER_SIZE,
+        leaf: true,
+    };
+
+    #[test]
+    fn counts_saturate_at_the_immortal_boundary_instead_of_wrapping() {
+        let h = Header::new(&INFO);
+        h.rc.store(IMMORTAL_MIN - 2, Ordering::Relaxed);
+        h.inc_ref();
+        assert_eq!(h.strong_count(), IMMORTAL_MIN - 1, "still mortal, exact");
+        h.inc_ref();
+        assert_eq!(
+            h.strong_count(),
+            IMMORTAL,
+            "crossing the boundary pins the count"
+        );
+        for _ in 0..1000 {
+            assert!(!h.dec_ref(), "an immortal object is never released");
+        }
+        assert_eq!(
+            h.strong_count(),
+            IMMORTAL,
+            "decrements re-pin, never drift down"
+        );
+        assert!(h.try_inc_ref());
+        h.rc.store(u32::MAX, Ordering::Relaxed);
+        h.inc_ref();
+        assert_eq!(h.strong_count(), IMMORTAL, "never wraps past u32::MAX");
+    }
+
+    #[test]
+    fn a_count_never_rises_from_zero() {
+        let h = Header::new(&INFO);
+        assert!(h.dec_ref(), "the last reference");
+        assert!(!h.try_inc_ref());
+        assert_eq!(h.strong_count(), 0);
+    }
+
+    #[test]
+    fn the_header_is_16_bytes_and_values_are_placed_by_alignment() {
+        assert_eq!(size_of::<Header>(), 16);
+        assert_eq!(block_size(Layout::new::<u64>()), Some(24));
+        assert_eq!(
+            block_size(Layout::from_size_align(64, 64).unwrap()),
+            Some(128)
+        );
+    }
+}

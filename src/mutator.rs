@@ -105,6 +105,9 @@ impl Mutator {
     /// was garbage when it was called has been destroyed (by this collection or one that ran
     /// just before). Waiting for another collection happens detached.
     ///
+    /// A destructor of garbage must not wait for another thread that may itself call
+    /// `collect`: that thread waits for this collection to finish.
+    ///
     /// # Panics
     /// Resumes the first panic of a garbage destructor (after everything was destroyed), or
     /// of a `Trace` impl (the collection is then abandoned and nothing is freed).
@@ -137,7 +140,10 @@ impl Default for Mutator {
 
 impl Drop for Mutator {
     fn drop(&mut self) {
-        object::drain_releases();
+        // While unwinding, a destructor's panic would abort: leave the queue to other mutators.
+        if !std::thread::panicking() {
+            object::drain_releases();
+        }
         object::flush_count();
         object::set_attached(false);
         object::set_registered(false);
