@@ -67,6 +67,9 @@
 //! | inside `Mutator::detached`   | yes                | no           | no       | no              |
 //! | no mutator                   | yes                | no           | no       | no              |
 //!
+//! A thread without a mutator that needs to read attaches for the duration of a call with
+//! [`attach`].
+//!
 //! A last handle dropped where blocks may not be freed (a detached or non-mutator thread) hands
 //! the object to a queue that attached mutators drain at their next safepoint.
 //!
@@ -110,6 +113,30 @@ pub use trace::{ObjRef, Trace, Tracer};
 /// The process-wide collector.
 pub fn collector() -> &'static Collector {
     &collector::COLLECTOR
+}
+
+/// Runs `f` with the calling thread registered as a mutator for the duration of the call, as
+/// PyO3's `Python::attach` does: the way for a thread that is not a mutator (a pool worker, a
+/// callback thread) to read objects it holds handles to.
+///
+/// ```
+/// # use ftgc::Gc;
+/// let mut m = ftgc::Mutator::new();
+/// let shared = Gc::new(&mut m, String::from("hello"));
+/// let h = shared.clone();
+/// let len = m.detached(|| {
+///     std::thread::spawn(move || ftgc::attach(|t| h.get(t).len())).join().unwrap()
+/// });
+/// assert_eq!(len, 5);
+/// ```
+///
+/// # Panics
+/// If this thread already has a [`Mutator`]: use that one.
+pub fn attach<R>(f: impl FnOnce(&mut Mutator) -> R) -> R {
+    let mut m = Mutator::try_new().expect(
+        "ftgc::attach: this thread already has a Mutator; pass it down instead of attaching again",
+    );
+    f(&mut m)
 }
 
 /// Size of the object header in bytes (the value follows it).
