@@ -1,0 +1,412 @@
+//! ftgc itself.
+
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use ftgc::{Gc, Mutator, Trace};
+
+use crate::shape::{BTreePlan, BigListsPlan};
+use crate::subject::*;
+use crate::tally::Tally;
+
+/// ftgc, with automatic collection disabled while graphs are built (the timed collections are
+/// the explicit ones) except in `churn` and `threads`, which use the default trigger.
+pub struct Ftgc;
+
+fn collections() -> u64 {
+    ftgc::collector().totals().collections
+}
+
+/// Runs `f` with automatic collection off.
+fn manual<R>(f: impl FnOnce() -> R) -> R {
+    let was = ftgc::collector().disable();
+    let r = f();
+    if was {
+        ftgc::collector().enable();
+    }
+    r
+}
+
+fn timed<R>(f: impl FnOnce() -> R) -> (R, Duration) {
+    let t = Instant::now();
+    let r = f();
+    (r, t.elapsed())
+}
+
+#[derive(Trace)]
+struct TreeNode {
+    parent: OnceLock<Gc<TreeNode>>,
+    children: Mutex<Vec<Gc<TreeNode>>>,
+    #[trace(skip)]
+    _tally: Tally,
+}
+
+#[derive(Trace)]
+struct RingNode {
+    next: OnceLock<Gc<RingNode>>,
+    #[trace(skip)]
+    _tally: Tally,
+}
+
+#[derive(Trace)]
+struct Small {
+    value: u64,
+    next: Option<Gc<Small>>,
+    #[trace(skip)]
+    _tally: Tally,
+}
+
+#[derive(Trace)]
+struct Pair {
+    other: Mutex<Option<Gc<Pair>>>,
+    #[trace(skip)]
+    _tally: Tally,
+}
+
+/// A `gc_big_tree` record: six floats, and a slot that could hold a handle (as a Python
+/// object's attributes could), so it is a GC object.
+#[derive(Trace)]
+struct Record {
+    fields: [f64; 6],
+    link: Option<Gc<Record>>,
+    #[trace(skip)]
+    _tally: Tally,
+}
+
+#[derive(Trace)]
+struct BNode {
+    items: Vec<(u32, Gc<Record>)>,
+    children: Vec<Gc<BNode>>,
+    #[trace(skip)]
+    _tally: Tally,
+}
+
+#[derive(Trace)]
+struct List {
+    items: Mutex<Vec<Gc<Item>>>,
+    #[trace(skip)]
+    _tally: Tally,
+}
+
+#[derive(Trace)]
+struct Item {
+    list: Gc<List>,
+    #[trace(skip)]
+    _tally: Tally,
+}
+
+#[derive(Trace)]
+struct Lists {
+    lists: Vec<Gc<List>>,
+}
+
+impl Subject for Ftgc {
+    fn name(&self) -> &'static str {
+        "ftgc"
+    }
+
+    fn thread_safe(&self) -> bool {
+        true
+    }
+
+    fn tree(&self, p: &TreeParams) -> Result<TreeResult, Skip> {
+        let m = &mut Mutator::new();
+        manual(|| {
+            let (root, build) = timed(|| {
+                let mut nodes: Vec<Gc<TreeNode>> = Vec::with_capacity(p.nodes);
+                for i in 0..p.nodes {
+                    let node = Gc::new(
+                        m,
+                        TreeNode {
+                            parent: OnceLock::new(),
+                            children: Mutex::new(Vec::with_capacity(p.branching)),
+                            _tally: Tally::new(),
+                        },
+                    );
+                    if i > 0 {
+                        let parent = &nodes[(i - 1) / p.branching];
+                        let _ = node.get(m).parent.set(parent.clone());
+                        parent.get(m).children.lock().unwrap().push(node.clone());
+                    }
+                    nodes.push(node);
+                }
+                nodes.swap_remove(0)
+            });
+            let (_, collect_live) = timed(|| m.collect());
+            let dropped_live = Tally::dropped();
+            let (_, drop_root) = timed(|| drop(root));
+            let (_, collect_garbage) = timed(|| m.collect());
+            Ok(TreeResult {
+                build,
+                collect_live,
+                dropped_live,
+                drop_root,
+                collect_garbage,
+                dropped: Tally::dropped(),
+            })
+        })
+    }
+
+    fn rings(&self, p: &RingsParams) -> Result<RingsResult, Skip> {
+        let m = &mut Mutator::new();
+        manual(|| {
+            let (handles, build) = timed(|| {
+                let mut handles = Vec::with_capacity(p.rings);
+                for _ in 0..p.rings {
+                    let first = Gc::new(
+                        m,
+                        RingNode {
+                            next: OnceLock::new(),
+                            _tally: Tally::new(),
+                        },
+                    );
+                    let mut last = first.clone();
+                    for _ in 1..p.ring_size {
+                        let n = Gc::new(
+                            m,
+                            RingNode {
+                                next: OnceLock::new(),
+                                _tally: Tally::new(),
+                            },
+                        );
+                        let _ = last.get(m).next.set(n.clone());
+                        last = n;
+                    }
+                    let _ = last.get(m).next.set(first.clone());
+                    handles.push(first);
+                }
+                handles
+            });
+            let (_, drop_handles) = timed(|| drop(handles));
+            let (_, collect) = timed(|| m.collect());
+            Ok(RingsResult {
+                build,
+                drop_handles,
+                collect,
+                dropped: Tally::dropped(),
+            })
+        })
+    }
+
+    fn churn(&self, p: &ChurnParams) -> Result<ChurnResult, Skip> {
+        let m = &mut Mutator::new();
+        let before = collections();
+        let (_, time) = timed(|| {
+            for i in 0..p.objects {
+                let s = Gc::new(
+                    m,
+                    Small {
+                        value: i as u64,
+                        next: None,
+                        _tally: Tally::new(),
+                    },
+                );
+                std::hint::black_box(s.get(m).value);
+            }
+        });
+        Ok(ChurnResult {
+            time,
+            collections: Some(collections() - before),
+            dropped: Tally::dropped(),
+        })
+    }
+
+    fn threads(&self, p: &ThreadsParams) -> Result<ThreadsResult, Skip> {
+        let m = &mut Mutator::new();
+        let before = collections();
+        let start = Instant::now();
+        let mutator: Duration = m.detached(|| {
+            std::thread::scope(|s| {
+                let handles: Vec<_> = (0..p.threads)
+                    .map(|_| {
+                        s.spawn(|| {
+                            let m = &mut Mutator::new();
+                            let t = Instant::now();
+                            for _ in 0..p.pairs {
+                                let a = Gc::new(
+                                    m,
+                                    Pair {
+                                        other: Mutex::new(None),
+                                        _tally: Tally::new(),
+                                    },
+                                );
+                                let b = Gc::new(
+                                    m,
+                                    Pair {
+                                        other: Mutex::new(Some(a.clone())),
+                                        _tally: Tally::new(),
+                                    },
+                                );
+                                *a.get(m).other.lock().unwrap() = Some(b);
+                            }
+                            t.elapsed()
+                        })
+                    })
+                    .collect();
+                handles.into_iter().map(|h| h.join().unwrap()).sum()
+            })
+        });
+        let wall = start.elapsed();
+        let collections = collections() - before;
+        let dropped_during_run = Tally::dropped();
+        m.collect();
+        Ok(ThreadsResult {
+            wall,
+            mutator,
+            collections: Some(collections),
+            dropped_during_run,
+            dropped: Tally::dropped(),
+        })
+    }
+
+    fn btree(&self, p: &BTreeParams) -> Result<LiveGraphResult, Skip> {
+        let plan = BTreePlan::new(p.records, 0x5eed);
+        let m = &mut Mutator::new();
+        manual(|| {
+            let record = |m: &mut Mutator, key: u32| {
+                let k = f64::from(key);
+                Gc::new(
+                    m,
+                    Record {
+                        fields: [k, k + 0.1, k + 0.2, k + 0.3, k + 0.4, k + 0.5],
+                        link: None,
+                        _tally: Tally::new(),
+                    },
+                )
+            };
+            let (root, build) = timed(|| {
+                let mut records: Vec<Option<Gc<Record>>> = vec![None; p.records];
+                for &k in &plan.insert_order {
+                    records[k as usize] = Some(record(m, k));
+                }
+                for &k in &plan.replace_order {
+                    records[k as usize] = Some(record(m, k));
+                }
+                let mut built: Vec<Gc<BNode>> = Vec::with_capacity(plan.nodes.len());
+                for node in &plan.nodes {
+                    let n = BNode {
+                        items: node
+                            .keys
+                            .iter()
+                            .map(|&k| (k, records[k as usize].clone().unwrap()))
+                            .collect(),
+                        children: node
+                            .children
+                            .iter()
+                            .map(|&c| built[c as usize].clone())
+                            .collect(),
+                        _tally: Tally::new(),
+                    };
+                    built.push(Gc::new(m, n));
+                }
+                built.pop().unwrap()
+            });
+            let live = plan.live_objects();
+            live_graph(m, root, build, (live, live, plan.replace_order.len()))
+        })
+    }
+
+    fn biglists(&self, p: &BigListsParams) -> Result<LiveGraphResult, Skip> {
+        let plan = BigListsPlan::new(p.lists, p.list_len, 0xb16);
+        let m = &mut Mutator::new();
+        manual(|| {
+            let (root, build) = timed(|| {
+                let lists: Vec<Gc<List>> = (0..p.lists)
+                    .map(|_| {
+                        Gc::new(
+                            m,
+                            List {
+                                items: Mutex::new(Vec::with_capacity(p.list_len)),
+                                _tally: Tally::new(),
+                            },
+                        )
+                    })
+                    .collect();
+                for (list, targets) in lists.iter().zip(&plan.targets) {
+                    for &t in targets {
+                        let item = Gc::new(
+                            m,
+                            Item {
+                                list: lists[t as usize].clone(),
+                                _tally: Tally::new(),
+                            },
+                        );
+                        list.get(m).items.lock().unwrap().push(item);
+                    }
+                }
+                Gc::new(m, Lists { lists })
+            });
+            live_graph(m, root, build, (plan.objects() + 1, plan.objects(), 0))
+        })
+    }
+}
+
+/// The common tail of the live-graph workloads: collect live, drop, collect garbage. The graph
+/// has `objects` objects of which `tallied` carry a tally; `dropped_in_build` tallied values
+/// died while it was built.
+fn live_graph<T: Trace + Send + Sync + 'static>(
+    m: &mut Mutator,
+    root: Gc<T>,
+    build: Duration,
+    (objects, tallied, dropped_in_build): (usize, usize, usize),
+) -> Result<LiveGraphResult, Skip> {
+    let (_, collect_live) = timed(|| m.collect());
+    let dropped_live = Tally::dropped() - dropped_in_build;
+    drop(root);
+    let (_, collect_garbage) = timed(|| m.collect());
+    Ok(LiveGraphResult {
+        build,
+        objects,
+        collect_live,
+        dropped_live,
+        collect_garbage,
+        dropped: Tally::dropped() - dropped_in_build,
+        expected: tallied,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tally::exclusive;
+
+    #[test]
+    fn every_workload_verifies_at_small_size() {
+        let s = Ftgc;
+        let r = exclusive(|| {
+            s.tree(&TreeParams {
+                nodes: 1000,
+                branching: 5,
+            })
+        })
+        .unwrap();
+        assert_eq!((r.dropped_live, r.dropped), (0, 1000));
+        let r = exclusive(|| {
+            s.rings(&RingsParams {
+                rings: 100,
+                ring_size: 4,
+            })
+        })
+        .unwrap();
+        assert_eq!(r.dropped, 400);
+        let r = exclusive(|| s.churn(&ChurnParams { objects: 10_000 })).unwrap();
+        assert_eq!(r.dropped, 10_000);
+        let p = ThreadsParams {
+            threads: 2,
+            pairs: 5_000,
+            collect_every: 1000,
+        };
+        let r = exclusive(|| s.threads(&p)).unwrap();
+        assert_eq!(r.dropped, 20_000);
+        let r = exclusive(|| s.btree(&BTreeParams { records: 5_000 })).unwrap();
+        assert_eq!((r.dropped_live, r.dropped), (0, r.expected));
+        let r = exclusive(|| {
+            s.biglists(&BigListsParams {
+                lists: 50,
+                list_len: 100,
+            })
+        })
+        .unwrap();
+        assert_eq!((r.dropped_live, r.dropped), (0, r.expected));
+    }
+}
