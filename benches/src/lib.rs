@@ -9,6 +9,9 @@
 //! Run it with `cargo run --release -p ftgc-benches -- --help`.
 
 pub mod alloc;
+pub mod pause;
+pub mod report;
+pub mod run;
 pub mod shape;
 pub mod subject;
 pub mod subjects;

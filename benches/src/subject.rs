@@ -142,7 +142,9 @@ pub struct LiveGraphResult {
     pub collect_live: Duration,
     /// Values dropped by that collection (must be 0).
     pub dropped_live: usize,
-    /// The collection after the graph was dropped, destruction included.
+    /// Getting rid of the graph: dropping the root (or unrooting it) *plus* the full
+    /// collection after it, destruction included. Reference-counting subjects free acyclic
+    /// parts at the drop, tracing ones at the collection: the sum is the comparable cost.
     pub collect_garbage: Duration,
     /// Values dropped by the end (must equal the number of tallied values).
     pub dropped: usize,

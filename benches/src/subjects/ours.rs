@@ -352,8 +352,10 @@ fn live_graph<T: Trace + Send + Sync + 'static>(
 ) -> Result<LiveGraphResult, Skip> {
     let (_, collect_live) = timed(|| m.collect());
     let dropped_live = Tally::dropped() - dropped_in_build;
-    drop(root);
-    let (_, collect_garbage) = timed(|| m.collect());
+    let (_, collect_garbage) = timed(|| {
+        drop(root);
+        m.collect()
+    });
     Ok(LiveGraphResult {
         build,
         objects,
