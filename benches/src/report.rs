@@ -192,9 +192,9 @@ pub fn json(reports: &[WorkloadReport], sizes: &Sizes, repeats: usize) -> String
         json_str(&format!("{sizes:?}"))
     );
     for (i, r) in reports.iter().enumerate() {
-        let _ = write!(
+        let _ = writeln!(
             out,
-            "    {{\"name\": {}, \"description\": {}, \"rows\": [\n",
+            "    {{\"name\": {}, \"description\": {}, \"rows\": [",
             json_str(r.workload.name()),
             json_str(&r.description)
         );
@@ -208,9 +208,9 @@ pub fn json(reports: &[WorkloadReport], sizes: &Sizes, repeats: usize) -> String
                 ));
             }
             let rss: Vec<_> = row.peak_rss.iter().map(|&v| Some(v)).collect();
-            let _ = write!(
+            let _ = writeln!(
                 out,
-                "      {{\"subject\": {}, \"thread_safe\": {}, \"skip\": {}, \"failures\": [{}], \"metrics\": {{{}}}, \"peak_rss_mib\": {}}}{}\n",
+                "      {{\"subject\": {}, \"thread_safe\": {}, \"skip\": {}, \"failures\": [{}], \"metrics\": {{{}}}, \"peak_rss_mib\": {}}}{}",
                 json_str(row.subject),
                 row.thread_safe,
                 row.skip.map_or("null".into(), json_str),
