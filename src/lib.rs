@@ -79,8 +79,9 @@
 //! runs again. See [`Collector`] and `docs/design.md`.
 //!
 //! **Tracing.** Types stored in `Gc` implement [`Trace`], usually with `#[derive(Trace)]`.
-//! Interior mutability uses `std::sync::Mutex`, `RwLock`, atomics or `OnceLock`, all traced
-//! without blocking.
+//! Interior mutability uses [`GcMutex`] (traced with plain reads: no guard can exist while the
+//! world is stopped), or `std::sync::Mutex`, `RwLock`, atomics and `OnceLock`, all traced
+//! without blocking (std locks with `try_lock`, two atomic operations per object and phase).
 //!
 //! **Failure outcomes.** A `Trace` impl that over-reports references is caught when it drives
 //! a count below zero (a panic naming the types, before anything is freed). A panicking
@@ -93,6 +94,7 @@
 
 extern crate self as ftgc;
 
+mod cell;
 mod collector;
 mod gc;
 mod header;
@@ -104,6 +106,7 @@ mod sync;
 mod trace;
 mod weak;
 
+pub use cell::{GcMutex, GcMutexGuard};
 pub use collector::{CollectionStats, Collector, DEFAULT_THRESHOLD, Reason, Totals};
 pub use ftgc_derive::Trace;
 pub use gc::{Gc, Weak};

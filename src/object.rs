@@ -146,6 +146,11 @@ pub(crate) fn count(delta: i32) -> bool {
     }
 }
 
+/// Counts `delta` GC-heap allocations (positive) or frees (negative) at once.
+pub(crate) fn count_bulk(delta: isize) {
+    fold_count(delta);
+}
+
 /// Folds this thread's pending count into the global one (at unregistration, or when the
 /// count is read).
 pub(crate) fn flush_count() {
@@ -278,6 +283,20 @@ pub(crate) fn destruction_scope(f: impl FnOnce()) -> Option<Box<dyn Any + Send>>
     }
     TRASHCAN.with(|t| t.active.set(false));
     first
+}
+
+/// Frees the block of a garbage object whose collector reference was the last one: its value
+/// is already dropped (`DEAD`) and its weak slot already cleared, so only the block is left.
+/// The caller counts the frees (in bulk).
+///
+/// # Safety
+/// `obj` is `DEAD`, its count just reached zero on this thread (an attached mutator), and its
+/// weak slot was cleared by the collector.
+pub(crate) unsafe fn free_dead(obj: ObjRef) {
+    debug_assert!(obj.header().flags(Ordering::Relaxed) & flags::DEAD != 0);
+    debug_assert!(is_attached());
+    // SAFETY: by the contract, nothing refers to the block any more and we may free it here.
+    unsafe { heap::free(obj) };
 }
 
 /// Destroys one object now.

@@ -69,6 +69,7 @@ fn cycles_through_every_container_are_collected() {
     cycle_through!(m, Bh, BinaryHeap<Gc<Bh>>, |g| BinaryHeap::from([g]));
     cycle_through!(m, Rw, RwLock<Gc<Rw>>, RwLock::new);
     cycle_through!(m, Ol, OnceLock<Gc<Ol>>, OnceLock::from);
+    cycle_through!(m, Gm, ftgc::GcMutex<Gc<Gm>>, ftgc::GcMutex::new);
 }
 
 #[allow(dead_code)]
@@ -142,4 +143,32 @@ fn a_lock_leaked_while_held_never_blocks_a_collection() {
     m.collect();
     m.collect();
     assert_eq!(drops.get(), 0);
+}
+
+#[derive(Trace)]
+struct GcLocked {
+    edge: ftgc::GcMutex<Option<Gc<GcLocked>>>,
+    #[trace(skip)]
+    _token: DropToken,
+}
+
+#[test]
+fn a_gc_mutex_is_traced_without_locking_even_with_a_leaked_guard() {
+    let mut m = Mutator::new();
+    let drops = Drops::new();
+    let a = Gc::new(
+        &mut m,
+        GcLocked {
+            edge: ftgc::GcMutex::new(None),
+            _token: drops.token(),
+        },
+    );
+    *a.get(&m).edge.lock() = Some(a.clone());
+    assert!(a.get(&m).edge.try_lock().is_some(), "unlocked again");
+    std::mem::forget(a.get(&m).edge.lock()); // held forever; the guard can never be used again
+    assert!(a.get(&m).edge.try_lock().is_none());
+    drop(a);
+    // The collector reads the contents directly: the self-cycle is found and freed.
+    m.collect();
+    assert_eq!(drops.get(), 1);
 }

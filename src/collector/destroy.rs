@@ -12,7 +12,7 @@
 use std::any::Any;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
-use crate::object::{destruction_scope, release};
+use crate::object::{self, destruction_scope, free_dead};
 
 use super::CollectionState;
 
@@ -28,11 +28,19 @@ pub(super) fn destroy_garbage(state: &mut CollectionState) -> Option<Box<dyn Any
                 first.get_or_insert(p);
             }
         }
+        let mut freed = 0;
         for &obj in &garbage {
-            // SAFETY: releases the reference `prepare_garbage` took; the value is already
-            // dropped and DEAD tells the destroyer not to drop it again.
-            unsafe { release(obj) };
+            // Releases the reference `prepare_garbage` took. Usually it is the last one: the
+            // block is freed right here. A handle a destructor kept holds it otherwise, and
+            // its last drop frees it (DEAD: the value is not dropped again).
+            if obj.header().dec_ref() {
+                // SAFETY: DEAD, weak slot cleared in the pause, count now zero on this
+                // attached thread.
+                unsafe { free_dead(obj) };
+                freed += 1;
+            }
         }
+        object::count_bulk(-freed);
         if let Some(p) = first {
             std::panic::resume_unwind(p);
         }
