@@ -7,7 +7,9 @@
 //!
 //! Workloads: tree, rings, churn, threads, btree, biglists, pause. Without `--compare` only
 //! ftgc runs; with it, every peer crate and floor runs too, alternating within each repeat.
-//! Tables go to stdout (Markdown); `--md`, `--json` and `--svg` also write them to files.
+//! Tables go to stdout (Markdown); `--md`, `--json` and `--svg` also write them to files. `all`
+//! writes them to `docs/bench-results.md`, `docs/bench-results.json` and `docs/bench-chart.svg`
+//! unless paths are given.
 
 use std::process::ExitCode;
 use std::time::Instant;
@@ -77,6 +79,16 @@ fn parse() -> Result<Options, String> {
     }
     if o.workloads.is_empty() && !o.pause {
         return Err(USAGE.into());
+    }
+    // A full run (`all`) writes its report where docs/benchmarks.md links to it, unless told
+    // otherwise.
+    if o.workloads.len() == Workload::ALL.len() && o.pause {
+        let docs = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/");
+        o.md.get_or_insert_with(|| format!("{docs}bench-results.md"));
+        o.json
+            .get_or_insert_with(|| format!("{docs}bench-results.json"));
+        o.svg
+            .get_or_insert_with(|| format!("{docs}bench-chart.svg"));
     }
     o.repeats = o.repeats.max(1);
     Ok(o)
@@ -153,8 +165,9 @@ fn main() -> ExitCode {
     md.push_str(&elapsed);
     let write = |path: &Option<String>, text: String| {
         if let Some(p) = path {
-            if let Err(e) = std::fs::write(p, text) {
-                eprintln!("cannot write {p}: {e}");
+            match std::fs::write(p, text) {
+                Ok(()) => eprintln!("wrote {p}"),
+                Err(e) => eprintln!("cannot write {p}: {e}"),
             }
         }
     };

@@ -17,64 +17,65 @@ struct Node {
     next: Mutex<Option<Gc<Node>>>,
 }
 
+fn node(m: &mut Mutator, next: Option<Gc<Node>>) -> Gc<Node> {
+    Gc::new(
+        m,
+        Node {
+            next: Mutex::new(next),
+        },
+    )
+}
+
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[((sorted.len() - 1) as f64 * p).round() as usize]
 }
 
-/// With `mutators` ∈ {1, 2, 4} threads each churning a small cyclic graph (and a live heap of
-/// `live` objects), runs 50 × `repeats` collections from the main thread; reports the stop
-/// time (request → all parked) and the pause, p50 / p99 / max.
+/// A busy mutator: about a microsecond of arithmetic between safepoint polls, and a garbage
+/// cycle every 64 polls (bounded garbage, collected by the default trigger too).
+fn busy(stop: &AtomicBool) {
+    let m = &mut Mutator::new();
+    let (mut x, mut i) = (1u64, 0u64);
+    while !stop.load(Ordering::Relaxed) {
+        for _ in 0..256 {
+            x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+        }
+        std::hint::black_box(x);
+        m.safepoint();
+        i += 1;
+        if i % 64 == 0 {
+            let a = node(m, None);
+            let b = node(m, Some(a.clone()));
+            *a.get(m).next.lock().unwrap() = Some(b);
+        }
+    }
+}
+
+/// With 1, 2 and 4 busy mutators (and a live heap of `live` objects), collects 50 × `repeats`
+/// times from the main thread; reports the stop time (request → all parked) and the pause,
+/// p50 / p99 / max.
 pub fn run(live: usize, repeats: usize) -> String {
+    let collections = 50 * repeats;
     let mut out = format!(
         "### pause — stop-the-world latency with busy mutators (ftgc only)\n\n\
-         Live heap of {live} objects; each mutator allocates and drops two-object cycles in a \
-         loop (every allocation is a safepoint); the main thread collects {} times.\n\n\
+         Live heap of {live} objects; each mutator computes for about a microsecond between \
+         safepoint polls and drops a two-object cycle every 64 polls; the main thread collects \
+         {collections} times per row.\n\n\
          | mutators | stop p50 (µs) | stop p99 (µs) | stop max (µs) | pause p50 (ms) | pause p99 (ms) | pause max (ms) |\n\
-         |---|---|---|---|---|---|---|\n",
-        50 * repeats
+         |---|---|---|---|---|---|---|\n"
     );
-    let was = ftgc::collector().disable();
     let mut m = Mutator::new();
-    let mut keep = Vec::with_capacity(live);
-    for _ in 0..live {
-        keep.push(Gc::new(
-            &mut m,
-            Node {
-                next: Mutex::new(None),
-            },
-        ));
-    }
+    let keep: Vec<_> = (0..live).map(|_| node(&mut m, None)).collect();
+    let others = ftgc::collector().mutators();
     for mutators in [1usize, 2, 4] {
         let stop = AtomicBool::new(false);
         let (mut stops, mut pauses) = (Vec::new(), Vec::new());
         std::thread::scope(|s| {
-            let workers: Vec<_> = (0..mutators)
-                .map(|_| {
-                    s.spawn(|| {
-                        let m = &mut Mutator::new();
-                        while !stop.load(Ordering::Relaxed) {
-                            let a = Gc::new(
-                                m,
-                                Node {
-                                    next: Mutex::new(None),
-                                },
-                            );
-                            let b = Gc::new(
-                                m,
-                                Node {
-                                    next: Mutex::new(Some(a.clone())),
-                                },
-                            );
-                            *a.get(m).next.lock().unwrap() = Some(b);
-                        }
-                    })
-                })
-                .collect();
+            let workers: Vec<_> = (0..mutators).map(|_| s.spawn(|| busy(&stop))).collect();
             // Wait (detached) until every worker has registered, then collect.
-            while ftgc::collector().mutators() < mutators + 1 {
+            while ftgc::collector().mutators() < others + mutators {
                 m.detached(std::thread::yield_now);
             }
-            for _ in 0..50 * repeats {
+            for _ in 0..collections {
                 let st = m.collect();
                 stops.push(st.stop_time);
                 pauses.push(st.pause);
@@ -99,9 +100,5 @@ pub fn run(live: usize, repeats: usize) -> String {
     }
     drop(keep);
     m.collect();
-    if was {
-        ftgc::collector().enable();
-    }
-    let _ = writeln!(out);
     out
 }

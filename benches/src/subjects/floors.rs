@@ -50,12 +50,32 @@ macro_rules! churn_with {
     }};
 }
 
+/// Why a floor skips the cyclic or multi-owner workloads.
+const NO_COLLECTOR: Skip = Skip("no collector: a floor cannot free cycles");
+
 impl Subject for BoxFloor {
     fn name(&self) -> &'static str {
         "Box"
     }
     fn thread_safe(&self) -> bool {
         true
+    }
+    fn tree(&self, _: &TreeParams) -> Result<TreeResult, Skip> {
+        Err(Skip(
+            "a Box has one owner: no back-edges, not even weak ones",
+        ))
+    }
+    fn rings(&self, _: &RingsParams) -> Result<RingsResult, Skip> {
+        Err(NO_COLLECTOR)
+    }
+    fn threads(&self, _: &ThreadsParams) -> Result<ThreadsResult, Skip> {
+        Err(NO_COLLECTOR)
+    }
+    fn btree(&self, _: &BTreeParams) -> Result<LiveGraphResult, Skip> {
+        Err(Skip("floors run churn and the acyclic tree only"))
+    }
+    fn biglists(&self, _: &BigListsParams) -> Result<LiveGraphResult, Skip> {
+        Err(NO_COLLECTOR)
     }
     fn churn(&self, p: &ChurnParams) -> Result<ChurnResult, Skip> {
         churn_with!(p, Box::new)
@@ -80,6 +100,18 @@ impl Subject for RcFloor {
     }
     fn thread_safe(&self) -> bool {
         false
+    }
+    fn rings(&self, _: &RingsParams) -> Result<RingsResult, Skip> {
+        Err(NO_COLLECTOR)
+    }
+    fn threads(&self, _: &ThreadsParams) -> Result<ThreadsResult, Skip> {
+        Err(NO_COLLECTOR)
+    }
+    fn btree(&self, _: &BTreeParams) -> Result<LiveGraphResult, Skip> {
+        Err(Skip("floors run churn and the acyclic tree only"))
+    }
+    fn biglists(&self, _: &BigListsParams) -> Result<LiveGraphResult, Skip> {
+        Err(NO_COLLECTOR)
     }
     fn churn(&self, p: &ChurnParams) -> Result<ChurnResult, Skip> {
         churn_with!(p, Rc::new)
@@ -124,6 +156,18 @@ impl Subject for ArcFloor {
     }
     fn thread_safe(&self) -> bool {
         true
+    }
+    fn rings(&self, _: &RingsParams) -> Result<RingsResult, Skip> {
+        Err(NO_COLLECTOR)
+    }
+    fn threads(&self, _: &ThreadsParams) -> Result<ThreadsResult, Skip> {
+        Err(NO_COLLECTOR)
+    }
+    fn btree(&self, _: &BTreeParams) -> Result<LiveGraphResult, Skip> {
+        Err(Skip("floors run churn and the acyclic tree only"))
+    }
+    fn biglists(&self, _: &BigListsParams) -> Result<LiveGraphResult, Skip> {
+        Err(NO_COLLECTOR)
     }
     fn churn(&self, p: &ChurnParams) -> Result<ChurnResult, Skip> {
         churn_with!(p, Arc::new)

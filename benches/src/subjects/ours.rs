@@ -1,16 +1,18 @@
 //! ftgc itself.
 
-use std::sync::{Mutex, OnceLock};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use ftgc::{Gc, Mutator, Trace};
+use ftgc::{Gc, GcMutex, Mutator, Trace};
 
 use crate::shape::{BTreePlan, BigListsPlan};
 use crate::subject::*;
 use crate::tally::Tally;
 
 /// ftgc, with automatic collection disabled while graphs are built (the timed collections are
-/// the explicit ones) except in `churn` and `threads`, which use the default trigger.
+/// the explicit ones) except in `churn` and `threads`, which use the default trigger. Mutable
+/// edges use [`GcMutex`], ftgc's interior mutability for GC objects (the collector traces it
+/// without locking), as each peer uses the cell its documentation recommends.
 pub struct Ftgc;
 
 fn collections() -> u64 {
@@ -36,7 +38,7 @@ fn timed<R>(f: impl FnOnce() -> R) -> (R, Duration) {
 #[derive(Trace)]
 struct TreeNode {
     parent: OnceLock<Gc<TreeNode>>,
-    children: Mutex<Vec<Gc<TreeNode>>>,
+    children: GcMutex<Vec<Gc<TreeNode>>>,
     #[trace(skip)]
     _tally: Tally,
 }
@@ -58,7 +60,7 @@ struct Small {
 
 #[derive(Trace)]
 struct Pair {
-    other: Mutex<Option<Gc<Pair>>>,
+    other: GcMutex<Option<Gc<Pair>>>,
     #[trace(skip)]
     _tally: Tally,
 }
@@ -83,7 +85,7 @@ struct BNode {
 
 #[derive(Trace)]
 struct List {
-    items: Mutex<Vec<Gc<Item>>>,
+    items: GcMutex<Vec<Gc<Item>>>,
     #[trace(skip)]
     _tally: Tally,
 }
@@ -119,14 +121,14 @@ impl Subject for Ftgc {
                         m,
                         TreeNode {
                             parent: OnceLock::new(),
-                            children: Mutex::new(Vec::with_capacity(p.branching)),
+                            children: GcMutex::new(Vec::with_capacity(p.branching)),
                             _tally: Tally::new(),
                         },
                     );
                     if i > 0 {
                         let parent = &nodes[(i - 1) / p.branching];
                         let _ = node.get(m).parent.set(parent.clone());
-                        parent.get(m).children.lock().unwrap().push(node.clone());
+                        parent.get(m).children.lock().push(node.clone());
                     }
                     nodes.push(node);
                 }
@@ -226,18 +228,18 @@ impl Subject for Ftgc {
                                 let a = Gc::new(
                                     m,
                                     Pair {
-                                        other: Mutex::new(None),
+                                        other: GcMutex::new(None),
                                         _tally: Tally::new(),
                                     },
                                 );
                                 let b = Gc::new(
                                     m,
                                     Pair {
-                                        other: Mutex::new(Some(a.clone())),
+                                        other: GcMutex::new(Some(a.clone())),
                                         _tally: Tally::new(),
                                     },
                                 );
-                                *a.get(m).other.lock().unwrap() = Some(b);
+                                *a.get(m).other.lock() = Some(b);
                             }
                             t.elapsed()
                         })
@@ -316,7 +318,7 @@ impl Subject for Ftgc {
                         Gc::new(
                             m,
                             List {
-                                items: Mutex::new(Vec::with_capacity(p.list_len)),
+                                items: GcMutex::new(Vec::with_capacity(p.list_len)),
                                 _tally: Tally::new(),
                             },
                         )
@@ -331,7 +333,7 @@ impl Subject for Ftgc {
                                 _tally: Tally::new(),
                             },
                         );
-                        list.get(m).items.lock().unwrap().push(item);
+                        list.get(m).items.lock().push(item);
                     }
                 }
                 Gc::new(m, Lists { lists })
