@@ -9,7 +9,14 @@
 //! A subject that cannot run a workload returns [`Skip`] with the reason (printed in the
 //! report). Methods default to `Skip("not implemented")`.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+/// Runs `f` and measures it.
+pub fn timed<R>(f: impl FnOnce() -> R) -> (R, Duration) {
+    let t = Instant::now();
+    let r = f();
+    (r, t.elapsed())
+}
 
 /// Why a subject does not run a workload.
 #[derive(Clone, Debug)]

@@ -51,7 +51,7 @@
 //! and the graphs here would share it with everything else it holds. Each workload gets a fresh
 //! arena, whose only content is its graph, so a full collection here traces nothing else.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use gc_arena::arena::{CollectionPhase, Root};
 use gc_arena::barrier::unlock;
@@ -65,12 +65,6 @@ use crate::tally::Tally;
 /// gc-arena 0.7 `Arena`: explicit full collections (`finish_cycle`) for the timed
 /// collections, the default pacing (`collect_debt` after each `mutate`) in `churn`.
 pub struct GcArena;
-
-fn timed<R>(f: impl FnOnce() -> R) -> (R, Duration) {
-    let t = Instant::now();
-    let r = f();
-    (r, t.elapsed())
-}
 
 /// One full collection: from `Sleeping` (no collection in progress, as in every workload but
 /// `churn`, which never calls this while one is), `finish_cycle` marks from the root and
@@ -429,46 +423,6 @@ mod tests {
     use super::*;
     use crate::tally::exclusive;
     use gc_arena::Mutation;
-
-    #[test]
-    fn every_workload_verifies_at_small_size() {
-        let s = GcArena;
-        let r = exclusive(|| {
-            s.tree(&TreeParams {
-                nodes: 1000,
-                branching: 5,
-            })
-        })
-        .unwrap();
-        assert_eq!((r.dropped_live, r.dropped), (0, 1000));
-        let r = exclusive(|| {
-            s.rings(&RingsParams {
-                rings: 100,
-                ring_size: 4,
-            })
-        })
-        .unwrap();
-        assert_eq!(r.dropped, 400);
-        let r = exclusive(|| s.churn(&ChurnParams { objects: 10_000 })).unwrap();
-        assert_eq!(r.dropped, 10_000);
-        assert!(r.collections.unwrap() > 0);
-        let p = ThreadsParams {
-            threads: 2,
-            pairs: 5_000,
-            collect_every: 1000,
-        };
-        assert!(exclusive(|| s.threads(&p)).is_err());
-        let r = exclusive(|| s.btree(&BTreeParams { records: 5_000 })).unwrap();
-        assert_eq!((r.dropped_live, r.dropped), (0, r.expected));
-        let r = exclusive(|| {
-            s.biglists(&BigListsParams {
-                lists: 50,
-                list_len: 100,
-            })
-        })
-        .unwrap();
-        assert_eq!((r.dropped_live, r.dropped), (0, r.expected));
-    }
 
     /// Keeps every third object alive for a while, so that cycles have work to do, and now and
     /// then allocates a burst, so that a call can finish a cycle with debt left over.

@@ -8,16 +8,9 @@
 use std::cell::RefCell;
 use std::rc::{Rc, Weak as RcWeak};
 use std::sync::{Arc, Mutex, Weak as ArcWeak};
-use std::time::{Duration, Instant};
 
 use crate::subject::*;
 use crate::tally::Tally;
-
-fn timed<R>(f: impl FnOnce() -> R) -> (R, Duration) {
-    let t = Instant::now();
-    let r = f();
-    (r, t.elapsed())
-}
 
 /// `Box<T>`: churn only (a box has one owner; no sharing, no cycles).
 pub struct BoxFloor;

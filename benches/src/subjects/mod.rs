@@ -26,3 +26,26 @@ pub fn all() -> Vec<Box<dyn Subject>> {
         Box::new(floors::ArcFloor),
     ]
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::run::{Sizes, Workload, run_once};
+
+    /// Every subject on every workload at a thousandth of the default sizes, through the
+    /// harness's own verification (exact drop counts); a skip must give a real reason.
+    #[test]
+    fn every_subject_verifies_every_workload_at_small_size() {
+        let sizes = Sizes::divided(1000);
+        for s in super::all() {
+            for w in Workload::ALL {
+                match run_once(s.as_ref(), w, &sizes) {
+                    Ok(Ok(_)) => {}
+                    Ok(Err(skip)) => {
+                        assert_ne!(skip.0, "not implemented", "{} {}", s.name(), w.name())
+                    }
+                    Err(failure) => panic!("{} {}: {failure}", w.name(), s.name()),
+                }
+            }
+        }
+    }
+}

@@ -29,12 +29,6 @@ fn manual<R>(f: impl FnOnce() -> R) -> R {
     r
 }
 
-fn timed<R>(f: impl FnOnce() -> R) -> (R, Duration) {
-    let t = Instant::now();
-    let r = f();
-    (r, t.elapsed())
-}
-
 #[derive(Trace)]
 struct TreeNode {
     parent: OnceLock<Gc<TreeNode>>,
@@ -367,50 +361,4 @@ fn live_graph<T: Trace + Send + Sync + 'static>(
         dropped: Tally::dropped() - dropped_in_build,
         expected: tallied,
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::tally::exclusive;
-
-    #[test]
-    fn every_workload_verifies_at_small_size() {
-        let s = Ftgc;
-        let r = exclusive(|| {
-            s.tree(&TreeParams {
-                nodes: 1000,
-                branching: 5,
-            })
-        })
-        .unwrap();
-        assert_eq!((r.dropped_live, r.dropped), (0, 1000));
-        let r = exclusive(|| {
-            s.rings(&RingsParams {
-                rings: 100,
-                ring_size: 4,
-            })
-        })
-        .unwrap();
-        assert_eq!(r.dropped, 400);
-        let r = exclusive(|| s.churn(&ChurnParams { objects: 10_000 })).unwrap();
-        assert_eq!(r.dropped, 10_000);
-        let p = ThreadsParams {
-            threads: 2,
-            pairs: 5_000,
-            collect_every: 1000,
-        };
-        let r = exclusive(|| s.threads(&p)).unwrap();
-        assert_eq!(r.dropped, 20_000);
-        let r = exclusive(|| s.btree(&BTreeParams { records: 5_000 })).unwrap();
-        assert_eq!((r.dropped_live, r.dropped), (0, r.expected));
-        let r = exclusive(|| {
-            s.biglists(&BigListsParams {
-                lists: 50,
-                list_len: 100,
-            })
-        })
-        .unwrap();
-        assert_eq!((r.dropped_live, r.dropped), (0, r.expected));
-    }
 }

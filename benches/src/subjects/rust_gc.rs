@@ -66,7 +66,7 @@
 
 #![allow(non_local_definitions)]
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use gc::{Finalize, Gc, GcCell, Trace, force_collect};
 
@@ -92,12 +92,6 @@ fn fresh<R: Send>(f: impl FnOnce() -> R + Send) -> R {
             .join()
             .unwrap_or_else(|e| std::panic::resume_unwind(e))
     })
-}
-
-fn timed<R>(f: impl FnOnce() -> R) -> (R, Duration) {
-    let t = Instant::now();
-    let r = f();
-    (r, t.elapsed())
 }
 
 #[derive(Trace, Finalize)]
@@ -371,49 +365,4 @@ fn live_graph<T: Trace>(
         dropped: Tally::dropped() - dropped_in_build,
         expected: tallied,
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::tally::exclusive;
-
-    #[test]
-    fn every_workload_verifies_at_small_size() {
-        let s = RustGc;
-        let r = exclusive(|| {
-            s.tree(&TreeParams {
-                nodes: 1000,
-                branching: 5,
-            })
-        })
-        .unwrap();
-        assert_eq!((r.dropped_live, r.dropped), (0, 1000));
-        let r = exclusive(|| {
-            s.rings(&RingsParams {
-                rings: 100,
-                ring_size: 4,
-            })
-        })
-        .unwrap();
-        assert_eq!(r.dropped, 400);
-        let r = exclusive(|| s.churn(&ChurnParams { objects: 10_000 })).unwrap();
-        assert_eq!(r.dropped, 10_000);
-        let p = ThreadsParams {
-            threads: 2,
-            pairs: 5_000,
-            collect_every: 1000,
-        };
-        assert!(exclusive(|| s.threads(&p)).is_err());
-        let r = exclusive(|| s.btree(&BTreeParams { records: 5_000 })).unwrap();
-        assert_eq!((r.dropped_live, r.dropped), (0, r.expected));
-        let r = exclusive(|| {
-            s.biglists(&BigListsParams {
-                lists: 50,
-                list_len: 100,
-            })
-        })
-        .unwrap();
-        assert_eq!((r.dropped_live, r.dropped), (0, r.expected));
-    }
 }
