@@ -328,3 +328,71 @@ unsafe impl<T> Trace for Weak<T> {
     #[inline]
     fn trace<V: Tracer>(&self, _tracer: &mut V) {}
 }
+
+/// A strong handle registered as a **known root**: the collector marks everything it reaches
+/// alive before the cycle search, so those objects cost one visit instead of the full
+/// refcount analysis.
+///
+/// Register what a runtime knows to be alive for a long time: its module table, interned
+/// objects, each VM thread's stack (keep the stack itself in a GC object, for example a
+/// `Gc<GcMutex<Vec<Value>>>`, and root that). Roots are an optimisation only: an object
+/// referenced from anywhere is kept alive whether or not a root reaches it, and a rooted
+/// object that becomes garbage is collected once its `Root` is dropped.
+///
+/// A `Root` is a `Gc` (it dereferences to one) that unregisters itself when dropped.
+///
+/// ```
+/// use ftgc::{Gc, GcMutex, Mutator, Root, Trace};
+///
+/// #[derive(Trace)]
+/// struct Module {
+///     globals: GcMutex<Vec<Gc<String>>>,
+/// }
+///
+/// let mut m = Mutator::new();
+/// let main = Root::new(Gc::new(&mut m, Module { globals: GcMutex::new(Vec::new()) }));
+/// let hello = Gc::new(&mut m, "hello".to_string());
+/// main.get(&m).globals.lock().push(hello);
+/// let stats = m.collect();
+/// assert!(stats.alive >= 1); // the module was marked alive from its root
+/// ```
+pub struct Root<T> {
+    gc: Gc<T>,
+    slot: usize,
+}
+
+impl<T> Root<T> {
+    /// Registers `gc` as a known root for as long as the `Root` lives.
+    pub fn new(gc: Gc<T>) -> Root<T> {
+        let slot = runtime().add_root(gc.obj);
+        Root { gc, slot }
+    }
+
+    /// Unregisters the root and returns the handle.
+    pub fn into_inner(self) -> Gc<T> {
+        let this = core::mem::ManuallyDrop::new(self);
+        runtime().remove_root(this.slot);
+        // SAFETY: `this` is never used or dropped again; the handle is moved out exactly once.
+        unsafe { core::ptr::read(&this.gc) }
+    }
+}
+
+impl<T> core::ops::Deref for Root<T> {
+    type Target = Gc<T>;
+    fn deref(&self) -> &Gc<T> {
+        &self.gc
+    }
+}
+
+impl<T> Drop for Root<T> {
+    fn drop(&mut self) {
+        // Unregister before the handle goes (the field is dropped after this).
+        runtime().remove_root(self.slot);
+    }
+}
+
+impl<T> fmt::Debug for Root<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Root({:?})", self.gc)
+    }
+}

@@ -47,6 +47,9 @@ pub(crate) mod flags {
     pub(crate) const DEAD: usize = 1 << 0;
     /// A weak slot for this object exists in the weak table and must be cleared at death.
     pub(crate) const HAS_WEAK: usize = 1 << 1;
+    /// Set by `Collector::freeze`: the collector neither scans nor collects the object.
+    /// Changed only while the world is stopped.
+    pub(crate) const FROZEN: usize = 1 << 2;
     /// All flag bits (the `TypeInfo` alignment leaves six).
     pub(crate) const MASK: usize = 0x3f;
 }
@@ -55,8 +58,12 @@ pub(crate) mod flags {
 pub(crate) mod scratch {
     /// The object is a candidate of this collection: `REFS` holds its gc_refs.
     pub(crate) const CANDIDATE: u32 = 1 << 31;
-    /// The object was found reachable from outside the candidate set.
+    /// The object was found reachable: from outside the candidate set (with `CANDIDATE`), or
+    /// from a known root by the mark-alive pass (alone: the object is *alive* and takes no part
+    /// in the cycle search).
     pub(crate) const REACHABLE: u32 = 1 << 30;
+    /// Marked alive from a known root: not a candidate.
+    pub(crate) const ALIVE: u32 = REACHABLE;
     /// gc_refs: the refcount minus the references from other candidates.
     pub(crate) const REFS: u32 = (1 << 30) - 1;
 }
@@ -66,7 +73,7 @@ pub(crate) mod scratch {
 pub(crate) type TraceFn = unsafe fn(ObjRef, *mut ());
 
 /// Number of tracer kinds the collector uses (one table slot each).
-pub(crate) const TRACER_KINDS: usize = 2;
+pub(crate) const TRACER_KINDS: usize = 3;
 
 /// The static, per-type table every header points to.
 #[repr(C, align(64))]
@@ -130,6 +137,13 @@ impl Header {
     pub(crate) fn set_flags(&self, bits: usize, order: Ordering) -> usize {
         debug_assert_eq!(bits & !flags::MASK, 0);
         self.ty.fetch_or(bits, order) & flags::MASK
+    }
+
+    /// Clears flag bits; returns the previous flags.
+    #[inline]
+    pub(crate) fn clear_flags(&self, bits: usize, order: Ordering) -> usize {
+        debug_assert_eq!(bits & !flags::MASK, 0);
+        self.ty.fetch_and(!bits, order) & flags::MASK
     }
 
     /// Adds one strong reference. The caller holds one (or the world is stopped and the caller

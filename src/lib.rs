@@ -107,9 +107,11 @@ mod trace;
 mod weak;
 
 pub use cell::{GcMutex, GcMutexGuard};
-pub use collector::{CollectionStats, Collector, DEFAULT_THRESHOLD, Reason, Totals};
+pub use collector::{
+    CollectionStats, Collector, DEFAULT_PREFETCH_THRESHOLD, DEFAULT_THRESHOLD, Reason, Totals,
+};
 pub use ftgc_derive::Trace;
-pub use gc::{Gc, Weak};
+pub use gc::{Gc, Root, Weak};
 pub use mutator::Mutator;
 pub use trace::{ObjRef, Trace, Tracer};
 

@@ -115,6 +115,11 @@ impl Mutator {
         COLLECTOR.run(&self.ts, Reason::Manual)
     }
 
+    /// This thread's registry entry.
+    pub(crate) fn thread_state(&self) -> &ThreadState {
+        &self.ts
+    }
+
     /// The allocation-time poll: a safepoint, plus the count trigger.
     #[inline]
     pub(crate) fn before_alloc(&mut self, traced: bool) {

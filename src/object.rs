@@ -57,6 +57,14 @@ pub(crate) struct Runtime {
     /// Net new GC-heap objects since the last collection (CPython's `young.count`), from
     /// per-thread batches; never below zero.
     pub(crate) young: AtomicIsize,
+    /// Objects registered as known roots (`Root<T>`); a free slot is `None`.
+    roots: Mutex<RootSlots>,
+}
+
+#[derive(Default)]
+struct RootSlots {
+    slots: Vec<Option<ObjRef>>,
+    free: Vec<usize>,
 }
 
 static RUNTIME: OnceLock<Runtime> = OnceLock::new();
@@ -69,7 +77,44 @@ pub(crate) fn runtime() -> &'static Runtime {
         weak: WeakTable::new(),
         releases: Mutex::new(Vec::new()),
         young: AtomicIsize::new(0),
+        roots: Mutex::new(RootSlots::default()),
     })
+}
+
+impl Runtime {
+    /// Registers `obj` as a known root; returns its slot.
+    pub(crate) fn add_root(&self, obj: ObjRef) -> usize {
+        let mut r = sync::lock(&self.roots);
+        match r.free.pop() {
+            Some(i) => {
+                r.slots[i] = Some(obj);
+                i
+            }
+            None => {
+                r.slots.push(Some(obj));
+                r.slots.len() - 1
+            }
+        }
+    }
+
+    /// Unregisters the root in `slot`.
+    pub(crate) fn remove_root(&self, slot: usize) {
+        let mut r = sync::lock(&self.roots);
+        r.slots[slot] = None;
+        r.free.push(slot);
+    }
+
+    /// The registered roots (read by the collector while the world is stopped: the handles
+    /// that registered them keep them alive meanwhile, since no mutator runs and a
+    /// non-mutator that drops a `Root` only decrements a count).
+    pub(crate) fn roots_snapshot(&self) -> Vec<ObjRef> {
+        sync::lock(&self.roots)
+            .slots
+            .iter()
+            .flatten()
+            .copied()
+            .collect()
+    }
 }
 
 struct ThreadFlags {

@@ -5,19 +5,27 @@
 //! 1. drain the release queue (world running);
 //! 2. **stop the world**;
 //! 3. walk the GC heap: every object, in address order ([`crate::heap::walk_gc_heap`]);
-//! 4. [`update_refs`]: gc_refs = refcount − references from other candidates;
-//! 5. [`mark_reachable`]: everything reachable from a candidate with gc_refs > 0 is alive;
-//! 6. [`scan`]: the rest is garbage; take a reference to each, mark it DEAD, clear its weak
+//! 4. [`mark_alive`]: everything reachable from the registered roots is alive and skipped
+//!    by the cycle search;
+//! 5. [`update_refs`]: gc_refs = refcount − references from other candidates;
+//! 6. [`mark_reachable`]: everything reachable from a candidate with gc_refs > 0 is alive;
+//! 7. [`scan`]: the rest is garbage; take a reference to each, mark it DEAD, clear its weak
 //!    slot; reset every scratch word;
-//! 7. **restart the world**;
-//! 8. [`destroy`]: drop the garbage values, then release the blocks.
+//! 8. **restart the world**;
+//! 9. [`destroy`]: drop the garbage values, then release the blocks.
 //!
-//! A panic in steps 3–6 (a `Trace` impl that panics or over-reports) abandons the collection:
+//! Both marking phases use the prefetch buffer ([`marking`]) when the heap is big.
+//! [`freeze`] sets objects aside from every collection.
+//!
+//! A panic in steps 3–7 (a `Trace` impl that panics or over-reports) abandons the collection:
 //! scratch words are reset, the world restarts, nothing is freed, and the panic resumes on the
 //! collecting thread.
 
 mod destroy;
+mod freeze;
+mod mark_alive;
 mod mark_reachable;
+mod marking;
 mod scan;
 mod update_refs;
 
@@ -33,19 +41,24 @@ use crate::object::{self, runtime};
 use crate::stw::ThreadState;
 use crate::trace::{ObjRef, Trace, trace_erased};
 
-use mark_reachable::MarkReachable;
+use mark_alive::Alive;
+use mark_reachable::Reachable;
+use marking::Marker;
 use update_refs::SubtractRefs;
 
 /// Table slot of the `update_refs` tracer.
 pub(crate) const SUBTRACT: usize = 0;
 /// Table slot of the `mark_reachable` tracer.
 pub(crate) const MARK: usize = 1;
+/// Table slot of the `mark_alive` tracer.
+pub(crate) const ALIVE: usize = 2;
 
 /// The tracing functions of `T`, one per tracer kind, for its `TypeInfo`.
 pub(crate) const fn tracer_table<T: Trace>() -> [TraceFn; TRACER_KINDS] {
     [
         trace_erased::<T, SubtractRefs> as TraceFn,
-        trace_erased::<T, MarkReachable> as TraceFn,
+        trace_erased::<T, Marker<Reachable>> as TraceFn,
+        trace_erased::<T, Marker<Alive>> as TraceFn,
     ]
 }
 
@@ -66,7 +79,9 @@ pub struct CollectionStats {
     pub reason: Reason,
     /// GC-heap objects found by the heap walk.
     pub objects: usize,
-    /// Objects that took part in the cycle search (alive, mortal, referenced).
+    /// Objects marked alive from the registered roots (skipped by the cycle search).
+    pub alive: usize,
+    /// Objects that took part in the cycle search (not alive, mortal, referenced, not frozen).
     pub candidates: usize,
     /// Garbage objects found and destroyed.
     pub collected: usize,
@@ -74,8 +89,12 @@ pub struct CollectionStats {
     pub stop_time: Duration,
     /// Time the world was stopped (from the request to the restart).
     pub pause: Duration,
+    /// Whether marking used the prefetch buffer.
+    pub prefetch: bool,
     /// Heap walk.
     pub walk: Duration,
+    /// `mark_alive` phase.
+    pub mark_alive: Duration,
     /// `update_refs` phase.
     pub update_refs: Duration,
     /// `mark_reachable` phase.
@@ -104,6 +123,9 @@ pub struct Totals {
 /// Default for [`Collector::set_threshold`]: CPython's `young.threshold`.
 pub const DEFAULT_THRESHOLD: usize = 2000;
 
+/// Default for [`Collector::set_prefetch_threshold`] (see `docs/benchmarks.md`).
+pub const DEFAULT_PREFETCH_THRESHOLD: usize = 200_000;
+
 /// The process-wide collector: configuration, triggering and statistics. Get it with
 /// [`collector()`](crate::collector).
 pub struct Collector {
@@ -114,6 +136,9 @@ pub struct Collector {
     long_lived: AtomicUsize,
     /// Collections in progress (automatic ones are skipped while one runs).
     running: AtomicUsize,
+    /// Marking uses the prefetch buffer when more objects than this survived the last
+    /// collection.
+    prefetch_threshold: AtomicUsize,
     /// Serialises whole collections, destruction included, so that when `collect` returns,
     /// every object that was garbage when it was called has been destroyed.
     serial: Mutex<()>,
@@ -126,6 +151,7 @@ pub(crate) static COLLECTOR: Collector = Collector {
     threshold: AtomicUsize::new(DEFAULT_THRESHOLD),
     long_lived: AtomicUsize::new(0),
     running: AtomicUsize::new(0),
+    prefetch_threshold: AtomicUsize::new(DEFAULT_PREFETCH_THRESHOLD),
     serial: Mutex::new(()),
     last: Mutex::new(None),
     totals: Mutex::new(Totals {
@@ -142,7 +168,7 @@ thread_local! {
 }
 
 /// The collection lock held by the outermost collection on this thread.
-struct Serial<'a>(Option<MutexGuard<'a, ()>>);
+pub(super) struct Serial<'a>(Option<MutexGuard<'a, ()>>);
 
 impl Drop for Serial<'_> {
     fn drop(&mut self) {
@@ -160,6 +186,8 @@ pub(crate) struct CollectionState {
     stack: Vec<ObjRef>,
     /// Garbage found by `scan`.
     garbage: Vec<ObjRef>,
+    /// Marking uses the prefetch buffer.
+    use_prefetch: bool,
     stats: CollectionStats,
 }
 
@@ -211,6 +239,18 @@ impl Collector {
         self.long_lived.load(Ordering::Relaxed)
     }
 
+    /// Marking uses the software-prefetch buffer when more than `objects` survived the last
+    /// collection (default [`DEFAULT_PREFETCH_THRESHOLD`]): it pays only when the heap does
+    /// not fit in cache. 0 always uses it, `usize::MAX` never.
+    pub fn set_prefetch_threshold(&self, objects: usize) {
+        self.prefetch_threshold.store(objects, Ordering::Relaxed);
+    }
+
+    /// The current prefetch threshold.
+    pub fn prefetch_threshold(&self) -> usize {
+        self.prefetch_threshold.load(Ordering::Relaxed)
+    }
+
     /// Statistics of the most recent collection.
     pub fn last_stats(&self) -> Option<CollectionStats> {
         self.last
@@ -260,11 +300,14 @@ impl Collector {
             objects: Vec::with_capacity(self.long_lived() + self.long_lived() / 8 + 1024),
             stack: Vec::new(),
             garbage: Vec::new(),
+            use_prefetch: self.prefetch_threshold() == 0
+                || self.long_lived() > self.prefetch_threshold(),
             stats: CollectionStats {
                 reason,
                 ..CollectionStats::default()
             },
         };
+        state.stats.prefetch = state.use_prefetch;
 
         let requested = Instant::now();
         let stopped = runtime().world.stop(me);
@@ -282,6 +325,8 @@ impl Collector {
             };
             heap::walk_gc_heap(&stopped, |obj| state.objects.push(obj));
             state.stats.walk = lap(&mut t);
+            mark_alive::mark_alive(&mut state);
+            state.stats.mark_alive = lap(&mut t);
             update_refs::update_refs(&mut state);
             state.stats.update_refs = lap(&mut t);
             mark_reachable::mark_reachable(&mut state);
@@ -318,7 +363,7 @@ impl Collector {
     /// Takes the collection lock, waiting detached (so that the collection in progress can
     /// stop this thread). A collection started from a destructor run by a collection on the
     /// same thread does not wait for itself.
-    fn serialise(&self, me: &ThreadState) -> Serial<'_> {
+    pub(super) fn serialise(&self, me: &ThreadState) -> Serial<'_> {
         if IN_COLLECTION.with(|c| c.replace(true)) {
             return Serial(None);
         }

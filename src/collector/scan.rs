@@ -13,7 +13,7 @@ use crate::sync::Ordering;
 use super::CollectionState;
 
 pub(super) fn scan(state: &mut CollectionState) {
-    let mut candidates = 0;
+    let (mut candidates, mut alive) = (0, 0);
     for &obj in &state.objects {
         let header = obj.header();
         // Ordering (scratch): Relaxed; collector-only data during the pause.
@@ -22,12 +22,17 @@ pub(super) fn scan(state: &mut CollectionState) {
             continue;
         }
         header.gc.store(0, Ordering::Relaxed);
+        if s & scratch::CANDIDATE == 0 {
+            alive += 1; // marked alive from a root
+            continue;
+        }
         candidates += 1;
         if s & scratch::REACHABLE == 0 {
             state.garbage.push(obj);
         }
     }
     state.stats.candidates = candidates;
+    state.stats.alive = alive;
 }
 
 /// Restores every scratch word to zero after an abandoned collection.

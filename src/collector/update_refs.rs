@@ -6,9 +6,10 @@
 //! the number of references to it from outside the candidate set: handles on stacks, in
 //! non-GC memory, on other threads. CPython's `update_refs` + `visit_decref`.
 //!
-//! Not candidates (never traced, ignored as children): objects with count 0 (their owner is
-//! destroying them or they wait in the release queue), immortal objects, and `DEAD` objects
-//! whose value the collector already destroyed.
+//! Not candidates (never traced, ignored as children): objects marked alive from a root,
+//! objects with count 0 (their owner is destroying them or they wait in the release queue),
+//! immortal and frozen objects, and `DEAD` objects whose value the collector already
+//! destroyed.
 
 use crate::header::{IMMORTAL_MIN, flags, scratch};
 use crate::sync::Ordering;
@@ -23,7 +24,9 @@ pub(super) fn update_refs(state: &mut CollectionState) {
         let header = obj.header();
         // Ordering (all scratch accesses): Relaxed. The scratch word is only touched by the
         // collecting thread while the world is stopped.
-        if header.gc.load(Ordering::Relaxed) & scratch::CANDIDATE == 0 && !init_candidate(obj) {
+        let s = header.gc.load(Ordering::Relaxed);
+        // Skip alive objects (marked from a root) and those that cannot be candidates.
+        if s & scratch::CANDIDATE == 0 && (s != 0 || !init_candidate(obj)) {
             continue;
         }
         tracer.parent = Some(obj);
@@ -38,8 +41,8 @@ pub(super) fn update_refs(state: &mut CollectionState) {
 #[inline]
 fn init_candidate(obj: ObjRef) -> bool {
     let header = obj.header();
-    // Ordering: Relaxed. DEAD is only set by the collector, during a pause, on this thread.
-    if header.flags(Ordering::Relaxed) & flags::DEAD != 0 {
+    // Ordering: Relaxed. DEAD and FROZEN change only during pauses, on the requester.
+    if header.flags(Ordering::Relaxed) & (flags::DEAD | flags::FROZEN) != 0 {
         return false;
     }
     // Ordering: Relaxed. Other threads (non-mutators) may still clone and drop handles, but
@@ -65,7 +68,8 @@ impl TracerImpl for SubtractRefs {
         let header = child.header();
         let mut s = header.gc.load(Ordering::Relaxed);
         if s & scratch::CANDIDATE == 0 {
-            if !init_candidate(child) {
+            // An alive child (s != 0) is not a candidate: nothing to subtract.
+            if s != 0 || !init_candidate(child) {
                 return;
             }
             s = header.gc.load(Ordering::Relaxed);
