@@ -11,6 +11,7 @@
 pub mod alloc;
 pub mod pause;
 pub mod report;
+pub mod roots;
 pub mod run;
 pub mod shape;
 pub mod subject;

@@ -108,26 +108,7 @@ impl Subject for Ftgc {
     fn tree(&self, p: &TreeParams) -> Result<TreeResult, Skip> {
         let m = &mut Mutator::new();
         manual(|| {
-            let (root, build) = timed(|| {
-                let mut nodes: Vec<Gc<TreeNode>> = Vec::with_capacity(p.nodes);
-                for i in 0..p.nodes {
-                    let node = Gc::new(
-                        m,
-                        TreeNode {
-                            parent: OnceLock::new(),
-                            children: GcMutex::new(Vec::with_capacity(p.branching)),
-                            _tally: Tally::new(),
-                        },
-                    );
-                    if i > 0 {
-                        let parent = &nodes[(i - 1) / p.branching];
-                        let _ = node.get(m).parent.set(parent.clone());
-                        parent.get(m).children.lock().push(node.clone());
-                    }
-                    nodes.push(node);
-                }
-                nodes.swap_remove(0)
-            });
+            let (root, build) = timed(|| build_tree(m, p));
             let (_, collect_live) = timed(|| m.collect());
             let dropped_live = Tally::dropped();
             let (_, drop_root) = timed(|| drop(root));
@@ -259,44 +240,7 @@ impl Subject for Ftgc {
         let plan = BTreePlan::new(p.records, 0x5eed);
         let m = &mut Mutator::new();
         manual(|| {
-            let record = |m: &mut Mutator, key: u32| {
-                let k = f64::from(key);
-                Gc::new(
-                    m,
-                    Record {
-                        fields: [k, k + 0.1, k + 0.2, k + 0.3, k + 0.4, k + 0.5],
-                        link: None,
-                        _tally: Tally::new(),
-                    },
-                )
-            };
-            let (root, build) = timed(|| {
-                let mut records: Vec<Option<Gc<Record>>> = vec![None; p.records];
-                for &k in &plan.insert_order {
-                    records[k as usize] = Some(record(m, k));
-                }
-                for &k in &plan.replace_order {
-                    records[k as usize] = Some(record(m, k));
-                }
-                let mut built: Vec<Gc<BNode>> = Vec::with_capacity(plan.nodes.len());
-                for node in &plan.nodes {
-                    let n = BNode {
-                        items: node
-                            .keys
-                            .iter()
-                            .map(|&k| (k, records[k as usize].clone().unwrap()))
-                            .collect(),
-                        children: node
-                            .children
-                            .iter()
-                            .map(|&c| built[c as usize].clone())
-                            .collect(),
-                        _tally: Tally::new(),
-                    };
-                    built.push(Gc::new(m, n));
-                }
-                built.pop().unwrap()
-            });
+            let (root, build) = timed(|| build_btree(m, &plan));
             let live = plan.live_objects();
             live_graph(m, root, build, (live, live, plan.replace_order.len()))
         })
@@ -306,35 +250,103 @@ impl Subject for Ftgc {
         let plan = BigListsPlan::new(p.lists, p.list_len, 0xb16);
         let m = &mut Mutator::new();
         manual(|| {
-            let (root, build) = timed(|| {
-                let lists: Vec<Gc<List>> = (0..p.lists)
-                    .map(|_| {
-                        Gc::new(
-                            m,
-                            List {
-                                items: GcMutex::new(Vec::with_capacity(p.list_len)),
-                                _tally: Tally::new(),
-                            },
-                        )
-                    })
-                    .collect();
-                for (list, targets) in lists.iter().zip(&plan.targets) {
-                    for &t in targets {
-                        let item = Gc::new(
-                            m,
-                            Item {
-                                list: lists[t as usize].clone(),
-                                _tally: Tally::new(),
-                            },
-                        );
-                        list.get(m).items.lock().push(item);
-                    }
-                }
-                Gc::new(m, Lists { lists })
-            });
+            let (root, build) = timed(|| build_biglists(m, &plan));
             live_graph(m, root, build, (plan.objects() + 1, plan.objects(), 0))
         })
     }
+}
+
+/// The tree workload's graph; returns its root (the only handle left).
+pub fn build_tree(m: &mut Mutator, p: &TreeParams) -> Gc<impl Trace + Send + Sync + 'static> {
+    let mut nodes: Vec<Gc<TreeNode>> = Vec::with_capacity(p.nodes);
+    for i in 0..p.nodes {
+        let node = Gc::new(
+            m,
+            TreeNode {
+                parent: OnceLock::new(),
+                children: GcMutex::new(Vec::with_capacity(p.branching)),
+                _tally: Tally::new(),
+            },
+        );
+        if i > 0 {
+            let parent = &nodes[(i - 1) / p.branching];
+            let _ = node.get(m).parent.set(parent.clone());
+            parent.get(m).children.lock().push(node.clone());
+        }
+        nodes.push(node);
+    }
+    nodes.swap_remove(0)
+}
+
+/// The btree workload's graph; returns its root (the only handle left).
+pub fn build_btree(m: &mut Mutator, plan: &BTreePlan) -> Gc<impl Trace + Send + Sync + 'static> {
+    let record = |m: &mut Mutator, key: u32| {
+        let k = f64::from(key);
+        Gc::new(
+            m,
+            Record {
+                fields: [k, k + 0.1, k + 0.2, k + 0.3, k + 0.4, k + 0.5],
+                link: None,
+                _tally: Tally::new(),
+            },
+        )
+    };
+    let mut records: Vec<Option<Gc<Record>>> = vec![None; plan.insert_order.len()];
+    for &k in &plan.insert_order {
+        records[k as usize] = Some(record(m, k));
+    }
+    for &k in &plan.replace_order {
+        records[k as usize] = Some(record(m, k));
+    }
+    let mut built: Vec<Gc<BNode>> = Vec::with_capacity(plan.nodes.len());
+    for node in &plan.nodes {
+        let n = BNode {
+            items: node
+                .keys
+                .iter()
+                .map(|&k| (k, records[k as usize].clone().unwrap()))
+                .collect(),
+            children: node
+                .children
+                .iter()
+                .map(|&c| built[c as usize].clone())
+                .collect(),
+            _tally: Tally::new(),
+        };
+        built.push(Gc::new(m, n));
+    }
+    built.pop().unwrap()
+}
+
+/// The biglists workload's graph; returns its root (the only handle left).
+pub fn build_biglists(
+    m: &mut Mutator,
+    plan: &BigListsPlan,
+) -> Gc<impl Trace + Send + Sync + 'static> {
+    let lists: Vec<Gc<List>> = (0..plan.targets.len())
+        .map(|i| {
+            Gc::new(
+                m,
+                List {
+                    items: GcMutex::new(Vec::with_capacity(plan.targets[i].len())),
+                    _tally: Tally::new(),
+                },
+            )
+        })
+        .collect();
+    for (list, targets) in lists.iter().zip(&plan.targets) {
+        for &t in targets {
+            let item = Gc::new(
+                m,
+                Item {
+                    list: lists[t as usize].clone(),
+                    _tally: Tally::new(),
+                },
+            );
+            list.get(m).items.lock().push(item);
+        }
+    }
+    Gc::new(m, Lists { lists })
 }
 
 /// The common tail of the live-graph workloads: collect live, drop, collect garbage. The graph
