@@ -78,6 +78,12 @@
 //! reachable from objects with references from outside, and destroys the rest once the world
 //! runs again. See [`Collector`] and `docs/design.md`.
 //!
+//! **Known roots.** A runtime registers what it knows to be long-lived (its module table, each
+//! VM thread's stack kept in a GC object) as a [`Root`]; everything a root reaches is marked
+//! alive first and skipped by the expensive cycle search. Roots are an optimisation only: an
+//! unregistered reference still keeps its target alive. [`Mutator::freeze`] sets the whole
+//! current heap aside from later collections, as CPython's `gc.freeze`.
+//!
 //! **Tracing.** Types stored in `Gc` implement [`Trace`], usually with `#[derive(Trace)]`.
 //! Interior mutability uses [`GcMutex`] (traced with plain reads: no guard can exist while the
 //! world is stopped), or `std::sync::Mutex`, `RwLock`, atomics and `OnceLock`, all traced
