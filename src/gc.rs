@@ -96,7 +96,7 @@ impl<T: Trace + Send + Sync + 'static> Gc<T> {
                  heap walk sees them; keep big buffers in a Vec or Box inside the object"
             )
         };
-        m.before_alloc(!info.leaf);
+        m.before_alloc(!info.leaf, info.block_size);
         // No safepoint from here until the header is written: the heap walk must only ever see
         // initialised headers.
         let Some(block) = heap::alloc(info.block_size, info.leaf) else {

@@ -2,7 +2,7 @@
 
 use core::marker::PhantomData;
 
-use crate::collector::{COLLECTOR, CollectionStats, Reason};
+use crate::collector::{COLLECTOR, CollectionStats, Decision, Reason};
 use crate::object::{self, RELEASES, runtime};
 use crate::stw::{STOP, ThreadState};
 use crate::sync::Arc;
@@ -122,18 +122,20 @@ impl Mutator {
 
     /// The allocation-time poll: a safepoint, plus the count trigger.
     #[inline]
-    pub(crate) fn before_alloc(&mut self, traced: bool) {
+    pub(crate) fn before_alloc(&mut self, traced: bool, bytes: usize) {
         self.safepoint();
-        if traced && object::count(1) && COLLECTOR.should_collect() {
-            self.collect_automatically();
+        if traced && object::count(1, bytes as isize) {
+            if let Decision::Collect(reason) = COLLECTOR.check_trigger() {
+                self.collect_automatically(reason);
+            }
         }
     }
 
     /// A panic in an automatic collection (a destructor of garbage, a bad `Trace` impl)
     /// surfaces at the allocation that triggered it.
     #[cold]
-    fn collect_automatically(&mut self) {
-        COLLECTOR.run(&self.ts, Reason::Allocations);
+    fn collect_automatically(&mut self, reason: Reason) {
+        COLLECTOR.run(&self.ts, reason);
     }
 }
 

@@ -57,6 +57,9 @@ pub(crate) struct Runtime {
     /// Net new GC-heap objects since the last collection (CPython's `young.count`), from
     /// per-thread batches; never below zero.
     pub(crate) young: AtomicIsize,
+    /// Bytes of GC-heap blocks allocated minus freed since the process started (exact up to
+    /// the per-thread batches not yet folded in).
+    pub(crate) heap_bytes: AtomicIsize,
     /// Objects registered as known roots (`Root<T>`); a free slot is `None`.
     roots: Mutex<RootSlots>,
 }
@@ -77,6 +80,7 @@ pub(crate) fn runtime() -> &'static Runtime {
         weak: WeakTable::new(),
         releases: Mutex::new(Vec::new()),
         young: AtomicIsize::new(0),
+        heap_bytes: AtomicIsize::new(0),
         roots: Mutex::new(RootSlots::default()),
     })
 }
@@ -124,6 +128,8 @@ struct ThreadFlags {
     attached: Cell<bool>,
     /// Allocations minus frees of GC-heap objects not yet folded into `Runtime::young`.
     count_delta: Cell<i32>,
+    /// Bytes of those allocations minus frees, not yet folded into `Runtime::heap_bytes`.
+    bytes_delta: Cell<isize>,
 }
 
 struct Trashcan {
@@ -138,6 +144,7 @@ thread_local! {
             registered: Cell::new(false),
             attached: Cell::new(false),
             count_delta: Cell::new(0),
+            bytes_delta: Cell::new(0),
         }
     };
     static TRASHCAN: Trashcan = const {
@@ -168,54 +175,64 @@ pub(crate) fn is_attached() -> bool {
     FLAGS.try_with(|f| f.attached.get()).unwrap_or(false)
 }
 
-/// Counts one GC-heap allocation (+1) or free (-1) on this thread. Returns `true` when a batch
-/// was folded into the global count (the caller may then check the trigger).
+/// Counts one GC-heap allocation (+1) or free (-1) of a `bytes`-byte block on this thread.
+/// Returns `true` when a batch was folded into the global counts (the caller may then check
+/// the trigger).
 #[inline]
-pub(crate) fn count(delta: i32) -> bool {
+pub(crate) fn count(delta: i32, bytes: isize) -> bool {
     let folded = FLAGS.try_with(|f| {
         let d = f.count_delta.get() + delta;
+        let b = f.bytes_delta.get() + bytes;
         if d.abs() >= COUNT_BATCH {
             f.count_delta.set(0);
-            Some(d)
+            f.bytes_delta.set(0);
+            Some((d, b))
         } else {
             f.count_delta.set(d);
+            f.bytes_delta.set(b);
             None
         }
     });
     match folded {
-        Ok(Some(d)) => {
-            fold_count(d as isize);
+        Ok(Some((d, b))) => {
+            fold_count(d as isize, b);
             true
         }
         _ => false,
     }
 }
 
-/// Counts `delta` GC-heap allocations (positive) or frees (negative) at once.
-pub(crate) fn count_bulk(delta: isize) {
-    fold_count(delta);
-}
-
-/// Folds this thread's pending count into the global one (at unregistration, or when the
-/// count is read).
+/// Folds this thread's pending counts into the global ones (at unregistration, or when the
+/// counts are read).
 pub(crate) fn flush_count() {
-    if let Ok(d) = FLAGS.try_with(|f| f.count_delta.replace(0)) {
-        fold_count(d as isize);
+    if let Ok((d, b)) = FLAGS.try_with(|f| (f.count_delta.replace(0), f.bytes_delta.replace(0))) {
+        fold_count(d as isize, b);
     }
 }
 
-fn fold_count(d: isize) {
+fn fold_count(d: isize, bytes: isize) {
+    let rt = runtime();
+    if bytes != 0 {
+        // Ordering: Relaxed; a statistic for the trigger.
+        rt.heap_bytes.fetch_add(bytes, Ordering::Relaxed);
+    }
     if d == 0 {
         return;
     }
     // Ordering: Relaxed; a heuristic counter. Clamped at zero: frees of objects that were
     // allocated before the last collection must not bank credit against the next one
     // (CPython gh-142048).
-    let _ = runtime()
+    let _ = rt
         .young
         .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |c| {
             Some((c + d).max(0))
         });
+}
+
+/// Counts `delta` GC-heap allocations (positive) or frees (negative) of `bytes` in all, at
+/// once.
+pub(crate) fn count_bulk(delta: isize, bytes: isize) {
+    fold_count(delta, bytes);
 }
 
 /// Drops one strong reference held by the caller, destroying or queueing the object if it was
@@ -350,13 +367,13 @@ pub(crate) unsafe fn free_dead(obj: ObjRef) {
 /// As for [`destroy`].
 unsafe fn destroy_one(obj: ObjRef) {
     /// Frees the block even when the value's destructor panics.
-    struct FreeBlock(ObjRef, bool);
+    struct FreeBlock(ObjRef, &'static crate::header::TypeInfo);
     impl Drop for FreeBlock {
         fn drop(&mut self) {
             // SAFETY: `destroy_one`'s contract: the block is ours and may be freed here.
             unsafe { heap::free(self.0) };
-            if !self.1 {
-                count(-1);
+            if !self.1.leaf {
+                count(-1, -(self.1.block_size as isize));
             }
         }
     }
@@ -365,7 +382,7 @@ unsafe fn destroy_one(obj: ObjRef) {
     let info = header.info();
     // SAFETY: the object is dying and owned by us.
     unsafe { runtime().weak.clear(obj) };
-    let _free = FreeBlock(obj, info.leaf);
+    let _free = FreeBlock(obj, info);
     // Ordering: Acquire, paired with the collector's setting of DEAD during its pause (the
     // restart's Release/Acquire also orders it).
     if header.flags(Ordering::Acquire) & flags::DEAD == 0 {

@@ -28,7 +28,7 @@ pub(super) fn destroy_garbage(state: &mut CollectionState) -> Option<Box<dyn Any
                 first.get_or_insert(p);
             }
         }
-        let mut freed = 0;
+        let (mut freed, mut bytes) = (0, 0);
         for &obj in &garbage {
             // Releases the reference `prepare_garbage` took. Usually it is the last one: the
             // block is freed right here. A handle a destructor kept holds it otherwise, and
@@ -36,11 +36,13 @@ pub(super) fn destroy_garbage(state: &mut CollectionState) -> Option<Box<dyn Any
             if obj.header().dec_ref() {
                 // SAFETY: DEAD, weak slot cleared in the pause, count now zero on this
                 // attached thread.
+                let size = obj.header().info().block_size as isize;
                 unsafe { free_dead(obj) };
                 freed += 1;
+                bytes += size;
             }
         }
-        object::count_bulk(-freed);
+        object::count_bulk(-freed, -bytes);
         if let Some(p) = first {
             std::panic::resume_unwind(p);
         }

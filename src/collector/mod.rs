@@ -27,7 +27,11 @@ mod mark_alive;
 mod mark_reachable;
 mod marking;
 mod scan;
+mod trigger;
 mod update_refs;
+
+pub use trigger::{Decision, MemoryProbe, OsProbe, SysinfoProbe, TriggerConfig, TriggerMode};
+use trigger::{Inputs, TriggerState};
 
 use core::cell::Cell;
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
@@ -68,8 +72,16 @@ pub enum Reason {
     /// An explicit [`Collector::collect`] / [`Mutator::collect`](crate::Mutator::collect).
     #[default]
     Manual,
-    /// The allocation-count trigger fired.
+    /// The allocation-count trigger fired ([`TriggerMode::Count`]).
     Allocations,
+    /// The count trigger fired and process memory grew enough ([`TriggerMode::Memory`]).
+    MemoryGrowth,
+    /// The count trigger fired; memory was flat but too many objects were deferred already.
+    DeferralCap,
+    /// The count trigger fired; memory was flat but the GC heap itself grew too much.
+    HeapGrowth,
+    /// The count trigger fired and the memory probe failed.
+    ProbeFailed,
 }
 
 /// What one collection did and how long each part took.
@@ -118,6 +130,8 @@ pub struct Totals {
     pub pause: Duration,
     /// Longest pause.
     pub max_pause: Duration,
+    /// Times the memory rule deferred a collection the count rule asked for.
+    pub deferrals: u64,
 }
 
 /// Default for [`Collector::set_threshold`]: CPython's `young.threshold`.
@@ -144,6 +158,10 @@ pub struct Collector {
     serial: Mutex<()>,
     last: Mutex<Option<CollectionStats>>,
     totals: Mutex<Totals>,
+    trigger: Mutex<TriggerConfig>,
+    trigger_state: TriggerState,
+    /// The memory probe; `None` means [`OsProbe`].
+    probe: Mutex<Option<Box<dyn MemoryProbe>>>,
 }
 
 pub(crate) static COLLECTOR: Collector = Collector {
@@ -159,7 +177,17 @@ pub(crate) static COLLECTOR: Collector = Collector {
         collected: 0,
         pause: Duration::ZERO,
         max_pause: Duration::ZERO,
+        deferrals: 0,
     }),
+    trigger: Mutex::new(TriggerConfig {
+        mode: TriggerMode::Memory,
+        memory_growth: 0.10,
+        memory_growth_min: 128 * 1024,
+        deferred_cap: 0,
+        heap_growth: 1.0,
+    }),
+    trigger_state: TriggerState::new(),
+    probe: Mutex::new(None),
 };
 
 thread_local! {
@@ -278,14 +306,71 @@ impl Collector {
         runtime().world.set_warn_after(after);
     }
 
-    /// Whether the count trigger says a collection is due.
-    pub(crate) fn should_collect(&self) -> bool {
-        let threshold = self.threshold();
-        if threshold == 0 || !self.is_enabled() || self.running.load(Ordering::Relaxed) > 0 {
-            return false;
+    /// The trigger's configuration.
+    pub fn trigger(&self) -> TriggerConfig {
+        *self.trigger.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Sets the trigger's configuration (count-only or memory-aware, and its bounds).
+    pub fn set_trigger(&self, config: TriggerConfig) {
+        *self.trigger.lock().unwrap_or_else(PoisonError::into_inner) = config;
+    }
+
+    /// Replaces the process-memory probe (the default is [`OsProbe`]); for embedders with their
+    /// own accounting, and for tests.
+    pub fn set_memory_probe(&self, probe: Box<dyn MemoryProbe>) {
+        *self.probe.lock().unwrap_or_else(PoisonError::into_inner) = Some(probe);
+    }
+
+    fn read_probe(&self) -> Option<u64> {
+        match &*self.probe.lock().unwrap_or_else(PoisonError::into_inner) {
+            Some(p) => p.process_memory(),
+            None => OsProbe.process_memory(),
         }
-        let count = runtime().young.load(Ordering::Relaxed).max(0) as usize;
-        count > threshold && count >= self.long_lived() / 4
+    }
+
+    /// Asks the trigger whether to collect now (called when a thread folds its allocation
+    /// count). A deferral resets the count, so the probe is read again only after another
+    /// threshold's worth of allocations, as CPython does.
+    pub(crate) fn check_trigger(&self) -> Decision {
+        if !self.is_enabled() || self.running.load(Ordering::Relaxed) > 0 {
+            return Decision::NotDue;
+        }
+        let rt = runtime();
+        let st = &self.trigger_state;
+        let inputs = Inputs {
+            count: rt.young.load(Ordering::Relaxed).max(0) as usize,
+            threshold: self.threshold(),
+            long_lived: self.long_lived(),
+            deferred: st.deferred.load(Ordering::Relaxed) as usize,
+            last_memory: st.last_memory(),
+            heap_bytes: rt.heap_bytes.load(Ordering::Relaxed).max(0) as u64,
+            heap_bytes_after_last: st.heap_bytes_after_last.load(Ordering::Relaxed),
+        };
+        let decision = trigger::decide(&self.trigger(), inputs, || self.read_probe());
+        if decision == Decision::Defer {
+            let count = rt.young.swap(0, Ordering::Relaxed).max(0) as u64;
+            st.deferred.fetch_add(count, Ordering::Relaxed);
+            st.deferrals.fetch_add(1, Ordering::Relaxed);
+            self.totals
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .deferrals += 1;
+        }
+        decision
+    }
+
+    /// After a collection: the baselines of the memory rule.
+    fn reset_trigger(&self) {
+        let st = &self.trigger_state;
+        st.deferred.store(0, Ordering::Relaxed);
+        object::flush_count();
+        let heap = runtime().heap_bytes.load(Ordering::Relaxed).max(0) as u64;
+        st.heap_bytes_after_last.store(heap, Ordering::Relaxed);
+        if self.trigger().mode == TriggerMode::Memory {
+            let mem = self.read_probe().unwrap_or(u64::MAX);
+            st.last_memory.store(mem, Ordering::Relaxed);
+        }
     }
 
     /// Runs one full collection on the calling thread, an attached mutator whose state is
@@ -351,6 +436,7 @@ impl Collector {
 
         let panic = destroy::destroy_garbage(&mut state);
         state.stats.destroy = restarted.elapsed();
+        self.reset_trigger();
         state.stats.total = start.elapsed();
         self.record(&state.stats);
         self.running.fetch_sub(1, Ordering::Relaxed);
