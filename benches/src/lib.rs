@@ -17,3 +17,4 @@ pub mod shape;
 pub mod subject;
 pub mod subjects;
 pub mod tally;
+pub mod triggers;

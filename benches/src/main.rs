@@ -5,7 +5,7 @@
 //!     [--repeat N] [--quick] [--json PATH] [--svg PATH] [--md PATH]
 //! ```
 //!
-//! Workloads: tree, rings, churn, threads, btree, biglists, roots, pause. Without `--compare` only
+//! Workloads: tree, rings, churn, threads, btree, biglists, roots, trigger, pause. Without `--compare` only
 //! ftgc runs; with it, every peer crate and floor runs too, alternating within each repeat.
 //! Tables go to stdout (Markdown); `--md`, `--json` and `--svg` also write them to files. `all`
 //! writes them to `docs/bench-results.md`, `docs/bench-results.json` and `docs/bench-chart.svg`
@@ -17,18 +17,19 @@ use std::time::Instant;
 use ftgc_benches::alloc::MiMalloc;
 use ftgc_benches::report::{self, WorkloadReport};
 use ftgc_benches::run::{Sizes, Workload, run_workload};
-use ftgc_benches::{pause, roots, subjects};
+use ftgc_benches::{pause, roots, subjects, triggers};
 
 #[global_allocator]
 static GLOBAL: MiMalloc = MiMalloc;
 
-const USAGE: &str = "usage: ftgc-benches [all | tree rings churn threads btree biglists roots pause] \
+const USAGE: &str = "usage: ftgc-benches [all | tree rings churn threads btree biglists roots trigger pause] \
 [--compare] [--only a,b] [--repeat N] [--quick] [--json PATH] [--svg PATH] [--md PATH]";
 
 struct Options {
     workloads: Vec<Workload>,
     pause: bool,
     roots: bool,
+    trigger: bool,
     compare: bool,
     only: Option<Vec<String>>,
     repeats: usize,
@@ -43,6 +44,7 @@ fn parse() -> Result<Options, String> {
         workloads: Vec::new(),
         pause: false,
         roots: false,
+        trigger: false,
         compare: false,
         only: None,
         repeats: 3,
@@ -59,9 +61,11 @@ fn parse() -> Result<Options, String> {
                 o.workloads = Workload::ALL.to_vec();
                 o.pause = true;
                 o.roots = true;
+                o.trigger = true;
             }
             "pause" => o.pause = true,
             "roots" => o.roots = true,
+            "trigger" => o.trigger = true,
             "--compare" => o.compare = true,
             "--quick" => o.sizes = Sizes::divided(10),
             "--only" => o.only = Some(value("--only")?.split(',').map(str::to_owned).collect()),
@@ -81,7 +85,7 @@ fn parse() -> Result<Options, String> {
             },
         }
     }
-    if o.workloads.is_empty() && !o.pause && !o.roots {
+    if o.workloads.is_empty() && !o.pause && !o.roots && !o.trigger {
         return Err(USAGE.into());
     }
     // A full run (`all`) writes its report where docs/benchmarks.md links to it, unless told
@@ -155,6 +159,12 @@ fn main() -> ExitCode {
     }
     if o.roots {
         let t = roots::run(&o.sizes, o.repeats.max(5));
+        println!("{t}");
+        md.push_str(&t);
+        md.push('\n');
+    }
+    if o.trigger {
+        let t = triggers::run(o.sizes.churn.objects * 3 / 16, o.repeats.max(5));
         println!("{t}");
         md.push_str(&t);
         md.push('\n');
