@@ -23,8 +23,8 @@
 //! * `gc` is the collector's scratch word. It is written only while the world is stopped, and
 //!   it is 0 whenever the world is running (the scan phase restores it).
 //! * `ty` holds a `&'static TypeInfo` (64-byte aligned) in its high bits and the [`flags`] in its
-//!   low 6 bits. `DEAD` is set only while the world is stopped; `HAS_WEAK` may be set at any
-//!   time by a thread holding a strong handle.
+//!   low 6 bits. `DEAD` and `FROZEN` change only while the world is stopped; `HAS_WEAK` may
+//!   be set at any time by a thread holding a strong handle.
 
 use core::alloc::Layout;
 use core::ptr::NonNull;

@@ -12,8 +12,8 @@
 //! * No thread may allocate or free a GC-heap block while a walk runs: the walk collects each
 //!   page's pending frees. Only attached mutators allocate and free GC-heap blocks, and a walk
 //!   needs a [`WorldStopped`] witness, so they are all parked.
-//! * Blocks above [`MAX_GC_OBJECT`] could land on OS pages the walk does not see; they are
-//!   refused with a panic naming the limit.
+//! * Blocks above [`MAX_GC_OBJECT`] could land on OS pages the walk does not see; `Gc::new`
+//!   refuses such types at compile time, naming the limit.
 
 use core::ffi::c_void;
 use core::ptr::NonNull;

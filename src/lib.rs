@@ -114,8 +114,8 @@ mod weak;
 
 pub use cell::{GcMutex, GcMutexGuard};
 pub use collector::{
-    CollectionStats, Collector, DEFAULT_PREFETCH_THRESHOLD, DEFAULT_THRESHOLD, Decision,
-    MemoryProbe, OsProbe, Reason, SysinfoProbe, Totals, TriggerConfig, TriggerMode,
+    CollectionStats, Collector, DEFAULT_PREFETCH_THRESHOLD, DEFAULT_THRESHOLD, MemoryProbe,
+    OsProbe, Reason, SysinfoProbe, Totals, TriggerConfig, TriggerMode,
 };
 pub use ftgc_derive::Trace;
 pub use gc::{Gc, Root, Weak};

@@ -30,8 +30,9 @@ mod scan;
 mod trigger;
 mod update_refs;
 
-pub use trigger::{Decision, MemoryProbe, OsProbe, SysinfoProbe, TriggerConfig, TriggerMode};
+pub(crate) use trigger::Decision;
 use trigger::{Inputs, TriggerState};
+pub use trigger::{MemoryProbe, OsProbe, SysinfoProbe, TriggerConfig, TriggerMode};
 
 use core::cell::Cell;
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
@@ -179,13 +180,7 @@ pub(crate) static COLLECTOR: Collector = Collector {
         max_pause: Duration::ZERO,
         deferrals: 0,
     }),
-    trigger: Mutex::new(TriggerConfig {
-        mode: TriggerMode::Memory,
-        memory_growth: 0.10,
-        memory_growth_min: 128 * 1024,
-        deferred_cap: 0,
-        heap_growth: 1.0,
-    }),
+    trigger: Mutex::new(TriggerConfig::DEFAULT),
     trigger_state: TriggerState::new(),
     probe: Mutex::new(None),
 };
@@ -351,7 +346,6 @@ impl Collector {
         if decision == Decision::Defer {
             let count = rt.young.swap(0, Ordering::Relaxed).max(0) as u64;
             st.deferred.fetch_add(count, Ordering::Relaxed);
-            st.deferrals.fetch_add(1, Ordering::Relaxed);
             self.totals
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)

@@ -113,21 +113,26 @@ pub struct TriggerConfig {
     pub heap_growth: f64,
 }
 
+impl TriggerConfig {
+    /// The defaults: memory-aware, CPython's bounds, deferral capped at a doubled GC heap.
+    pub const DEFAULT: TriggerConfig = TriggerConfig {
+        mode: TriggerMode::Memory,
+        memory_growth: 0.10,
+        memory_growth_min: 128 * 1024,
+        deferred_cap: 0,
+        heap_growth: 1.0,
+    };
+}
+
 impl Default for TriggerConfig {
     fn default() -> Self {
-        TriggerConfig {
-            mode: TriggerMode::Memory,
-            memory_growth: 0.10,
-            memory_growth_min: 128 * 1024,
-            deferred_cap: 0,
-            heap_growth: 1.0,
-        }
+        TriggerConfig::DEFAULT
     }
 }
 
 /// Why a collection ran, or why none did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Decision {
+pub(crate) enum Decision {
     /// The count rule says no.
     NotDue,
     /// Due by count, deferred by the memory rule.
@@ -198,8 +203,6 @@ pub(crate) struct TriggerState {
     pub(crate) last_memory: AtomicU64,
     /// New objects deferred since the last collection.
     pub(crate) deferred: AtomicU64,
-    /// Deferred decisions since the process started.
-    pub(crate) deferrals: AtomicU64,
     /// GC-heap bytes after the last collection.
     pub(crate) heap_bytes_after_last: AtomicU64,
 }
@@ -209,7 +212,6 @@ impl TriggerState {
         TriggerState {
             last_memory: AtomicU64::new(u64::MAX),
             deferred: AtomicU64::new(0),
-            deferrals: AtomicU64::new(0),
             heap_bytes_after_last: AtomicU64::new(0),
         }
     }

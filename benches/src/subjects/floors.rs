@@ -46,6 +46,24 @@ macro_rules! churn_with {
 /// Why a floor skips the cyclic or multi-owner workloads.
 const NO_COLLECTOR: Skip = Skip("no collector: a floor cannot free cycles");
 
+/// The workloads no floor runs.
+macro_rules! floor_skips {
+    () => {
+        fn rings(&self, _: &RingsParams) -> Result<RingsResult, Skip> {
+            Err(NO_COLLECTOR)
+        }
+        fn threads(&self, _: &ThreadsParams) -> Result<ThreadsResult, Skip> {
+            Err(NO_COLLECTOR)
+        }
+        fn btree(&self, _: &BTreeParams) -> Result<LiveGraphResult, Skip> {
+            Err(Skip("floors run churn and the acyclic tree only"))
+        }
+        fn biglists(&self, _: &BigListsParams) -> Result<LiveGraphResult, Skip> {
+            Err(NO_COLLECTOR)
+        }
+    };
+}
+
 impl Subject for BoxFloor {
     fn name(&self) -> &'static str {
         "Box"
@@ -58,144 +76,70 @@ impl Subject for BoxFloor {
             "a Box has one owner: no back-edges, not even weak ones",
         ))
     }
-    fn rings(&self, _: &RingsParams) -> Result<RingsResult, Skip> {
-        Err(NO_COLLECTOR)
-    }
-    fn threads(&self, _: &ThreadsParams) -> Result<ThreadsResult, Skip> {
-        Err(NO_COLLECTOR)
-    }
-    fn btree(&self, _: &BTreeParams) -> Result<LiveGraphResult, Skip> {
-        Err(Skip("floors run churn and the acyclic tree only"))
-    }
-    fn biglists(&self, _: &BigListsParams) -> Result<LiveGraphResult, Skip> {
-        Err(NO_COLLECTOR)
-    }
+    floor_skips!();
     fn churn(&self, p: &ChurnParams) -> Result<ChurnResult, Skip> {
         churn_with!(p, Box::new)
     }
 }
 
-struct RcNode {
-    _parent: RcWeak<RcNode>,
-    children: RefCell<Vec<Rc<RcNode>>>,
-    _tally: Tally,
-}
+/// A reference-counting floor: churn, and the tree with weak back-edges (acyclic), whose
+/// "collection" is the drop of the root.
+macro_rules! rc_floor {
+    ($floor:ident, $name:literal, $thread_safe:literal, $node:ident, $ptr:ident, $weak:ident,
+     $cell:ident, |$c:ident| $borrow:expr) => {
+        struct $node {
+            _parent: $weak<$node>,
+            children: $cell<Vec<$ptr<$node>>>,
+            _tally: Tally,
+        }
 
-struct ArcNode {
-    _parent: ArcWeak<ArcNode>,
-    children: Mutex<Vec<Arc<ArcNode>>>,
-    _tally: Tally,
-}
-
-impl Subject for RcFloor {
-    fn name(&self) -> &'static str {
-        "Rc"
-    }
-    fn thread_safe(&self) -> bool {
-        false
-    }
-    fn rings(&self, _: &RingsParams) -> Result<RingsResult, Skip> {
-        Err(NO_COLLECTOR)
-    }
-    fn threads(&self, _: &ThreadsParams) -> Result<ThreadsResult, Skip> {
-        Err(NO_COLLECTOR)
-    }
-    fn btree(&self, _: &BTreeParams) -> Result<LiveGraphResult, Skip> {
-        Err(Skip("floors run churn and the acyclic tree only"))
-    }
-    fn biglists(&self, _: &BigListsParams) -> Result<LiveGraphResult, Skip> {
-        Err(NO_COLLECTOR)
-    }
-    fn churn(&self, p: &ChurnParams) -> Result<ChurnResult, Skip> {
-        churn_with!(p, Rc::new)
-    }
-    fn tree(&self, p: &TreeParams) -> Result<TreeResult, Skip> {
-        let (root, build) = timed(|| {
-            let mut nodes: Vec<Rc<RcNode>> = Vec::with_capacity(p.nodes);
-            for i in 0..p.nodes {
-                let parent = if i > 0 {
-                    Rc::downgrade(&nodes[(i - 1) / p.branching])
-                } else {
-                    RcWeak::new()
-                };
-                let node = Rc::new(RcNode {
-                    _parent: parent,
-                    children: RefCell::new(Vec::with_capacity(p.branching)),
-                    _tally: Tally::new(),
-                });
-                if i > 0 {
-                    nodes[(i - 1) / p.branching]
-                        .children
-                        .borrow_mut()
-                        .push(node.clone());
-                }
-                nodes.push(node);
+        impl Subject for $floor {
+            fn name(&self) -> &'static str {
+                $name
             }
-            nodes.swap_remove(0)
-        });
-        let (_, drop_root) = timed(|| drop(root));
-        Ok(TreeResult {
-            build,
-            drop_root,
-            dropped: Tally::dropped(),
-            ..TreeResult::default()
-        })
-    }
+            fn thread_safe(&self) -> bool {
+                $thread_safe
+            }
+            floor_skips!();
+            fn churn(&self, p: &ChurnParams) -> Result<ChurnResult, Skip> {
+                churn_with!(p, $ptr::new)
+            }
+            fn tree(&self, p: &TreeParams) -> Result<TreeResult, Skip> {
+                let (root, build) = timed(|| {
+                    let mut nodes: Vec<$ptr<$node>> = Vec::with_capacity(p.nodes);
+                    for i in 0..p.nodes {
+                        let parent = if i > 0 {
+                            $ptr::downgrade(&nodes[(i - 1) / p.branching])
+                        } else {
+                            $weak::new()
+                        };
+                        let node = $ptr::new($node {
+                            _parent: parent,
+                            children: $cell::new(Vec::with_capacity(p.branching)),
+                            _tally: Tally::new(),
+                        });
+                        if i > 0 {
+                            let $c = &nodes[(i - 1) / p.branching].children;
+                            $borrow.push(node.clone());
+                        }
+                        nodes.push(node);
+                    }
+                    nodes.swap_remove(0)
+                });
+                let (_, drop_root) = timed(|| drop(root));
+                Ok(TreeResult {
+                    build,
+                    drop_root,
+                    dropped: Tally::dropped(),
+                    ..TreeResult::default()
+                })
+            }
+        }
+    };
 }
 
-impl Subject for ArcFloor {
-    fn name(&self) -> &'static str {
-        "Arc"
-    }
-    fn thread_safe(&self) -> bool {
-        true
-    }
-    fn rings(&self, _: &RingsParams) -> Result<RingsResult, Skip> {
-        Err(NO_COLLECTOR)
-    }
-    fn threads(&self, _: &ThreadsParams) -> Result<ThreadsResult, Skip> {
-        Err(NO_COLLECTOR)
-    }
-    fn btree(&self, _: &BTreeParams) -> Result<LiveGraphResult, Skip> {
-        Err(Skip("floors run churn and the acyclic tree only"))
-    }
-    fn biglists(&self, _: &BigListsParams) -> Result<LiveGraphResult, Skip> {
-        Err(NO_COLLECTOR)
-    }
-    fn churn(&self, p: &ChurnParams) -> Result<ChurnResult, Skip> {
-        churn_with!(p, Arc::new)
-    }
-    fn tree(&self, p: &TreeParams) -> Result<TreeResult, Skip> {
-        let (root, build) = timed(|| {
-            let mut nodes: Vec<Arc<ArcNode>> = Vec::with_capacity(p.nodes);
-            for i in 0..p.nodes {
-                let parent = if i > 0 {
-                    Arc::downgrade(&nodes[(i - 1) / p.branching])
-                } else {
-                    ArcWeak::new()
-                };
-                let node = Arc::new(ArcNode {
-                    _parent: parent,
-                    children: Mutex::new(Vec::with_capacity(p.branching)),
-                    _tally: Tally::new(),
-                });
-                if i > 0 {
-                    nodes[(i - 1) / p.branching]
-                        .children
-                        .lock()
-                        .unwrap()
-                        .push(node.clone());
-                }
-                nodes.push(node);
-            }
-            nodes.swap_remove(0)
-        });
-        let (_, drop_root) = timed(|| drop(root));
-        Ok(TreeResult {
-            build,
-            drop_root,
-            dropped: Tally::dropped(),
-            ..TreeResult::default()
-        })
-    }
-}
+rc_floor!(RcFloor, "Rc", false, RcNode, Rc, RcWeak, RefCell, |c| c
+    .borrow_mut());
+rc_floor!(ArcFloor, "Arc", true, ArcNode, Arc, ArcWeak, Mutex, |c| c
+    .lock()
+    .unwrap());
