@@ -14,6 +14,18 @@
 //!   needs a [`WorldStopped`] witness, so they are all parked.
 //! * Blocks above [`MAX_GC_OBJECT`] could land on OS pages the walk does not see; `Gc::new`
 //!   refuses such types at compile time, naming the limit.
+//!
+//! # Walking in parallel
+//!
+//! [`gc_pages`] lists the heap's pages (one cheap pass, about 17 ns a page) and [`visit_page`]
+//! visits one page's blocks, so that workers can walk different pages at once. mimalloc's
+//! public API can only walk a whole heap; `visit_page` calls the exported internal
+//! `_mi_theap_area_visit_blocks`, which `mi_heap_visit_blocks` itself calls per page and which
+//! only touches the page it is given (it first collects that page's pending frees). The symbol
+//! is internal, so `libmimalloc-sys` is pinned exactly and the walk tests run through it. The
+//! alternative, several GC heaps walked side by side with the public API, balances only as well
+//! as allocation spreads over the heaps: one thread building the whole graph would leave one
+//! worker with all of it.
 
 use core::ffi::c_void;
 use core::ptr::NonNull;
@@ -86,31 +98,124 @@ pub(crate) unsafe fn free(obj: ObjRef) {
 /// no safepoint in between, and nobody allocates during the walk). `f` must not panic: the
 /// walk runs inside mimalloc's C code, and unwinding out of it aborts the process.
 pub(crate) fn walk_gc_heap<F: FnMut(ObjRef)>(_stopped: &WorldStopped<'_>, mut f: F) {
-    unsafe extern "C" fn visit<F: FnMut(ObjRef)>(
-        _heap: *const mi::mi_heap_t,
-        _area: *const mi::mi_heap_area_t,
-        block: *mut c_void,
-        _block_size: usize,
-        arg: *mut c_void,
-    ) -> bool {
-        if let Some(block) = NonNull::new(block.cast::<u8>()) {
-            // SAFETY: `arg` is the `&mut F` passed to `mi_heap_visit_blocks` below, live for
-            // the whole walk and not aliased (the walk is single-threaded).
-            let f = unsafe { &mut *arg.cast::<F>() };
-            // SAFETY: mimalloc passes only allocated blocks of the GC heap, each of which got
-            // its header before its allocating thread could reach a safepoint.
-            f(unsafe { ObjRef::from_block(block) });
-        }
-        true
-    }
     let heap = heaps().gc;
     // SAFETY: the world is stopped (witness), so no thread allocates or frees GC-heap blocks
-    // during the walk; `visit::<F>` matches `mi_block_visit_fun` and gets `&mut f` as `arg`.
+    // during the walk; `visit_block::<F>` matches `mi_block_visit_fun` and gets `&mut f` as
+    // `arg`.
     unsafe {
         mi::mi_heap_visit_blocks(
             heap.as_ptr(),
             true,
-            Some(visit::<F>),
+            Some(visit_block::<F>),
+            (&raw mut f).cast::<c_void>(),
+        );
+    }
+}
+
+/// The block visitor of both walks: calls the `F` behind `arg` on each block.
+unsafe extern "C" fn visit_block<F: FnMut(ObjRef)>(
+    _heap: *const mi::mi_heap_t,
+    _area: *const mi::mi_heap_area_t,
+    block: *mut c_void,
+    _block_size: usize,
+    arg: *mut c_void,
+) -> bool {
+    if let Some(block) = NonNull::new(block.cast::<u8>()) {
+        // SAFETY: `arg` is the `&mut F` the walk was started with, live for the whole walk and
+        // used by no one else meanwhile (each walk of a page runs on one thread).
+        let f = unsafe { &mut *arg.cast::<F>() };
+        // SAFETY: mimalloc passes only allocated blocks of the GC heap, each of which got its
+        // header before its allocating thread could reach a safepoint.
+        f(unsafe { ObjRef::from_block(block) });
+    }
+    true
+}
+
+/// One page of the GC heap, as listed by [`gc_pages`]: mimalloc's description of it, whose
+/// `reserved1` is the page itself. Valid until the world restarts.
+#[derive(Clone, Copy)]
+pub(crate) struct Page(mi::mi_heap_area_t);
+
+// SAFETY: a `Page` is a description (addresses and sizes); it is only used by `visit_page`,
+// whose contract requires the world to be stopped and each page to be visited by one thread.
+unsafe impl Send for Page {}
+// SAFETY: as above; `&Page` gives only reads of the copied description.
+unsafe impl Sync for Page {}
+
+impl Page {
+    /// Blocks in use on the page when it was listed: an upper bound on what `visit_page` finds
+    /// (frees from other threads are not collected yet).
+    pub(crate) fn used(&self) -> usize {
+        self.0.used
+    }
+
+    /// Address of the page's first block.
+    pub(crate) fn start(&self) -> usize {
+        self.0.blocks as usize
+    }
+}
+
+unsafe extern "C" {
+    /// mimalloc v3's per-page block visitor (`src/theap.c`), exported from the static library
+    /// but not declared by `libmimalloc-sys`. Collects the page's pending frees, then calls
+    /// `visitor` on each allocated block of the page; touches nothing outside the page.
+    fn _mi_theap_area_visit_blocks(
+        area: *const mi::mi_heap_area_t,
+        page: *mut c_void,
+        visitor: mi::mi_block_visit_fun,
+        arg: *mut c_void,
+    ) -> bool;
+}
+
+/// Lists the pages of the GC heap without visiting their blocks.
+pub(crate) fn gc_pages(_stopped: &WorldStopped<'_>) -> Vec<Page> {
+    unsafe extern "C" fn visit_area(
+        _heap: *const mi::mi_heap_t,
+        area: *const mi::mi_heap_area_t,
+        _block: *mut c_void,
+        _block_size: usize,
+        arg: *mut c_void,
+    ) -> bool {
+        // SAFETY: `arg` is the `&mut Vec<Page>` below; mimalloc passes a valid area for the
+        // duration of the call.
+        let (pages, area) = unsafe { (&mut *arg.cast::<Vec<Page>>(), &*area) };
+        if !area.reserved1.is_null() {
+            pages.push(Page(*area));
+        }
+        true
+    }
+    let mut pages = Vec::new();
+    // SAFETY: the world is stopped (witness); with `visit_all_blocks == false` mimalloc only
+    // describes each page (it calls the visitor once per page with a null block) and changes
+    // nothing.
+    unsafe {
+        mi::mi_heap_visit_blocks(
+            heaps().gc.as_ptr(),
+            false,
+            Some(visit_area),
+            (&raw mut pages).cast::<c_void>(),
+        );
+    }
+    pages
+}
+
+/// Calls `f` on every allocated block of `page`, in address order.
+///
+/// Different pages may be visited at the same time by different threads; `f` must not panic
+/// (see [`walk_gc_heap`]).
+///
+/// # Safety
+/// `page` comes from [`gc_pages`] under the same stop of the world, which is still in force, and
+/// no other thread visits `page` during the call (the visit collects the page's free lists).
+pub(crate) unsafe fn visit_page<F: FnMut(ObjRef)>(page: &Page, mut f: F) {
+    // SAFETY: by the contract, `page.0.reserved1` is a live page of the GC heap that only this
+    // thread touches now (the world is stopped, so neither its owner nor a remote free does);
+    // `visit_block::<F>` matches `mi_block_visit_fun` and gets `&mut f` as `arg`.
+    unsafe {
+        _mi_theap_area_visit_blocks(
+            &page.0,
+            page.0.reserved1,
+            Some(visit_block::<F>),
             (&raw mut f).cast::<c_void>(),
         );
     }

@@ -78,6 +78,12 @@
 //! reachable from objects with references from outside, and destroys the rest once the world
 //! runs again. See [`Collector`] and `docs/design.md`.
 //!
+//! **Workers.** The pause's phases (walk, mark-alive, the refcount analysis, marking, scan) run
+//! on a private pool of worker threads, one per core by default
+//! ([`Collector::set_workers`]; 1 keeps everything on the collecting thread). Workers only run
+//! while the world is stopped and are done before it restarts; destructors always run on the
+//! thread that collected.
+//!
 //! **Known roots.** A runtime registers what it knows to be long-lived (its module table, each
 //! VM thread's stack kept in a GC object) as a [`Root`]; everything a root reaches is marked
 //! alive first and skipped by the expensive cycle search. Roots are an optimisation only: an
@@ -159,6 +165,7 @@ pub const HEADER_SIZE: usize = header::HEADER_SIZE;
 #[cfg(loom)]
 #[doc(hidden)]
 pub mod __loom {
+    pub use crate::collector::{Steal, Termination, TerminationBug};
     pub use crate::stw::{
         ATTACHED, DETACHED, PARKED, PlantedBug, STOP, SUSPENDED, ThreadState, World, WorldStopped,
     };

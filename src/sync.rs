@@ -8,13 +8,13 @@
 #[cfg(not(loom))]
 pub(crate) use std::sync::{
     Arc, Condvar, Mutex, MutexGuard, TryLockError,
-    atomic::{AtomicU8, AtomicU32, AtomicUsize, Ordering, fence},
+    atomic::{AtomicBool, AtomicU8, AtomicU32, AtomicUsize, Ordering, fence},
 };
 
 #[cfg(loom)]
 pub(crate) use loom::sync::{
     Arc, Condvar, Mutex, MutexGuard,
-    atomic::{AtomicU8, AtomicU32, AtomicUsize, Ordering, fence},
+    atomic::{AtomicBool, AtomicU8, AtomicU32, AtomicUsize, Ordering, fence},
 };
 #[cfg(loom)]
 pub(crate) use std::sync::TryLockError;
@@ -46,5 +46,25 @@ pub(crate) fn wait<'a, T>(cv: &Condvar, guard: MutexGuard<'a, T>) -> MutexGuard<
     match cv.wait(guard) {
         Ok(g) => g,
         Err(poisoned) => poisoned.into_inner(),
+    }
+}
+
+/// One step of a spin-wait: a CPU pause hint at first, giving the core away after a while.
+/// Under loom, a yield, so that the model checker runs the other threads.
+#[inline]
+pub(crate) fn spin(step: &mut u32) {
+    #[cfg(not(loom))]
+    {
+        if *step < 64 {
+            core::hint::spin_loop();
+        } else {
+            std::thread::yield_now();
+        }
+        *step = step.saturating_add(1);
+    }
+    #[cfg(loom)]
+    {
+        *step = step.saturating_add(1);
+        loom::thread::yield_now();
     }
 }

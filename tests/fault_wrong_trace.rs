@@ -24,6 +24,15 @@ unsafe impl Trace for OverReports {
 
 #[test]
 fn an_over_reporting_trace_impl_is_caught_and_nothing_is_freed() {
+    // The sequential path, and the parallel one (where subtractions are combined and applied
+    // later, so the message's tracing type is found by a search).
+    for workers in [1, 2, 4] {
+        ftgc::collector().set_workers(workers);
+        caught_with_nothing_freed(workers);
+    }
+}
+
+fn caught_with_nothing_freed(workers: usize) {
     let mut m = Mutator::new();
     let drops = Drops::new();
     let garbage = ring(&mut m, 5, &drops);
@@ -34,6 +43,7 @@ fn an_over_reporting_trace_impl_is_caught_and_nothing_is_freed() {
     let err =
         catch_unwind(AssertUnwindSafe(|| m.collect())).expect_err("the collection must panic");
     let msg = err.downcast_ref::<String>().cloned().unwrap_or_default();
+    let msg = format!("[{workers} workers] {msg}");
     assert!(
         msg.contains("Trace implementation reported more references"),
         "{msg}"

@@ -13,6 +13,7 @@ pub mod pause;
 pub mod report;
 pub mod roots;
 pub mod run;
+pub mod scaling;
 pub mod shape;
 pub mod subject;
 pub mod subjects;

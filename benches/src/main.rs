@@ -5,7 +5,8 @@
 //!     [--repeat N] [--quick] [--json PATH] [--svg PATH] [--md PATH]
 //! ```
 //!
-//! Workloads: tree, rings, churn, threads, btree, biglists, roots, trigger, pause. Without `--compare` only
+//! Workloads: tree, rings, churn, threads, btree, biglists, roots, trigger, pause, scaling
+//! (`--workers 1,2,4` picks its worker counts). Without `--compare` only
 //! ftgc runs; with it, every peer crate and floor runs too, alternating within each repeat.
 //! Tables go to stdout (Markdown); `--md`, `--json` and `--svg` also write them to files. `all`
 //! writes them to `docs/bench-results.md`, `docs/bench-results.json` and `docs/bench-chart.svg`
@@ -17,19 +18,21 @@ use std::time::Instant;
 use ftgc_benches::alloc::MiMalloc;
 use ftgc_benches::report::{self, WorkloadReport};
 use ftgc_benches::run::{Sizes, Workload, run_workload};
-use ftgc_benches::{pause, roots, subjects, triggers};
+use ftgc_benches::{pause, roots, scaling, subjects, triggers};
 
 #[global_allocator]
 static GLOBAL: MiMalloc = MiMalloc;
 
-const USAGE: &str = "usage: ftgc-benches [all | tree rings churn threads btree biglists roots trigger pause] \
-[--compare] [--only a,b] [--repeat N] [--quick] [--json PATH] [--svg PATH] [--md PATH]";
+const USAGE: &str = "usage: ftgc-benches [all | tree rings churn threads btree biglists roots trigger pause scaling] \
+[--workers 1,2,..] [--compare] [--only a,b] [--repeat N] [--quick] [--json PATH] [--svg PATH] [--md PATH]";
 
 struct Options {
     workloads: Vec<Workload>,
     pause: bool,
     roots: bool,
     trigger: bool,
+    scaling: bool,
+    workers: Vec<usize>,
     compare: bool,
     only: Option<Vec<String>>,
     repeats: usize,
@@ -45,6 +48,8 @@ fn parse() -> Result<Options, String> {
         pause: false,
         roots: false,
         trigger: false,
+        scaling: false,
+        workers: scaling::default_workers(),
         compare: false,
         only: None,
         repeats: 3,
@@ -62,9 +67,21 @@ fn parse() -> Result<Options, String> {
                 o.pause = true;
                 o.roots = true;
                 o.trigger = true;
+                o.scaling = true;
             }
             "pause" => o.pause = true,
             "roots" => o.roots = true,
+            "scaling" => o.scaling = true,
+            "--workers" => {
+                let v = value("--workers")?;
+                o.workers = v
+                    .split(',')
+                    .map(|w| w.parse().map_err(|_| format!("bad worker count `{w}`")))
+                    .collect::<Result<_, _>>()?;
+                if o.workers.first() != Some(&1) {
+                    return Err("--workers must start with 1 (the reference)".into());
+                }
+            }
             "trigger" => o.trigger = true,
             "--compare" => o.compare = true,
             "--quick" => o.sizes = Sizes::divided(10),
@@ -85,7 +102,7 @@ fn parse() -> Result<Options, String> {
             },
         }
     }
-    if o.workloads.is_empty() && !o.pause && !o.roots && !o.trigger {
+    if o.workloads.is_empty() && !o.pause && !o.roots && !o.trigger && !o.scaling {
         return Err(USAGE.into());
     }
     // A full run (`all`) writes its report where docs/benchmarks.md links to it, unless told
@@ -159,6 +176,12 @@ fn main() -> ExitCode {
     }
     if o.roots {
         let t = roots::run(&o.sizes, o.repeats.max(5));
+        println!("{t}");
+        md.push_str(&t);
+        md.push('\n');
+    }
+    if o.scaling {
+        let t = scaling::run(&o.sizes, &o.workers, o.repeats.max(5));
         println!("{t}");
         md.push_str(&t);
         md.push('\n');

@@ -83,6 +83,9 @@ pub fn run(sizes: &Sizes, repeats: usize) -> String {
          |---|---|---|---|---|---|---|---|---|\n"
     );
     let was = ftgc::collector().disable();
+    // One worker: this workload measures what roots and prefetch do per thread (the `scaling`
+    // workload measures workers).
+    ftgc::collector().set_workers(1);
     let mut m = Mutator::new();
     {
         let root = build_tree(&mut m, &sizes.tree);
@@ -111,6 +114,7 @@ pub fn run(sizes: &Sizes, repeats: usize) -> String {
         );
     }
     m.collect();
+    ftgc::collector().set_workers(0);
     if was {
         ftgc::collector().enable();
     }

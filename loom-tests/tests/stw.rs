@@ -36,22 +36,21 @@
 //! `try_lock` (tokio-rs/loom#376). The other models have one requester and use the real path.
 #![cfg(loom)]
 
+mod common;
+
+use common::{DEFAULT_PREEMPTIONS, check, check_bounded};
+
 use std::mem::ManuallyDrop;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicUsize as StdAtomicUsize, Ordering as StdOrdering};
-use std::time::Instant;
 
 use ftgc::__loom::{
     ATTACHED, PARKED, PlantedBug, STOP, SUSPENDED, ThreadState, World, WorldStopped,
 };
 use loom::cell::UnsafeCell;
-use loom::model::Builder;
 use loom::sync::atomic::{AtomicBool, Ordering};
 use loom::sync::{Arc, Mutex};
 use loom::thread;
-
-/// The preemption bound when `LOOM_MAX_PREEMPTIONS` is not set (the value `.ci/run` sets).
-const DEFAULT_PREEMPTIONS: usize = 3;
 
 /// Options of one model run.
 #[derive(Clone, Copy)]
@@ -68,61 +67,6 @@ const REAL: Opts = Opts {
     bug: PlantedBug::None,
     check_states: true,
 };
-
-/// Runs `model` under loom with the environment's bounds (preemptions defaulting to
-/// [`DEFAULT_PREEMPTIONS`]), prints its iteration count and time, and returns the count.
-/// If loom fails the model, prints the iteration it failed in and lets the panic go on.
-fn check(name: &str, model: impl Fn() + Send + Sync + 'static) -> usize {
-    check_bounded(name, None, model)
-}
-
-/// [`check`], with the preemption bound set to `bound` whatever the environment says.
-fn check_bounded(
-    name: &str,
-    bound: Option<usize>,
-    model: impl Fn() + Send + Sync + 'static,
-) -> usize {
-    /// Prints the line for `name` when dropped, by a return or by loom's panic.
-    struct Report<'a> {
-        name: &'a str,
-        bound: Option<usize>,
-        start: Instant,
-        iterations: std::sync::Arc<StdAtomicUsize>,
-    }
-    impl Drop for Report<'_> {
-        fn drop(&mut self) {
-            let n = self.iterations.load(StdOrdering::Relaxed);
-            let outcome = if std::thread::panicking() {
-                format!("FAILED in iteration {n}")
-            } else {
-                format!("{n} iterations")
-            };
-            println!(
-                "loom model {}: {outcome} in {:.2?} (preemption bound {:?})",
-                self.name,
-                self.start.elapsed(),
-                self.bound
-            );
-        }
-    }
-
-    let mut builder = Builder::new();
-    builder.preemption_bound = bound
-        .or(builder.preemption_bound)
-        .or(Some(DEFAULT_PREEMPTIONS));
-    let report = Report {
-        name,
-        bound: builder.preemption_bound,
-        start: Instant::now(),
-        iterations: std::sync::Arc::new(StdAtomicUsize::new(0)),
-    };
-    let counter = report.iterations.clone();
-    builder.check(move || {
-        counter.fetch_add(1, StdOrdering::Relaxed);
-        model();
-    });
-    report.iterations.load(StdOrdering::Relaxed)
-}
 
 /// The model heap: one cell per mutator.
 struct Heap {

@@ -16,16 +16,27 @@ use crate::object::runtime;
 use crate::sync::Ordering;
 use crate::trace::ObjRef;
 
-use super::marking::{Mark, Marker};
+use super::marking::{Mark, run_pass};
+use super::workers::{Chunks, Team};
 use super::{ALIVE, CollectionState};
 
-pub(super) fn mark_alive(state: &mut CollectionState) {
+/// Roots a worker takes at a time.
+const ROOTS_PER_PIECE: usize = 16;
+
+pub(super) fn mark_alive(state: &mut CollectionState, team: &Team) {
     let roots = runtime().roots_snapshot();
-    let mut marker = Marker::<Alive>::new(state.use_prefetch, core::mem::take(&mut state.stack));
-    for root in roots {
-        marker.mark_from(root);
-    }
-    state.stack = marker.into_stack();
+    let pieces: Vec<&[ObjRef]> = roots.chunks(ROOTS_PER_PIECE).collect();
+    let chunks = Chunks::new(pieces.len(), team.size());
+    let stack = core::mem::take(&mut state.stack);
+    state.stack = run_pass::<Alive>(team, state.use_prefetch, stack, |marker| {
+        let Some(i) = chunks.next(marker.worker()) else {
+            return false;
+        };
+        for &root in pieces[i] {
+            marker.mark_from(root);
+        }
+        true
+    });
 }
 
 /// Marks objects alive.
@@ -37,7 +48,9 @@ impl Mark for Alive {
     #[inline(always)]
     fn try_mark(obj: ObjRef) -> bool {
         let header = obj.header();
-        // Ordering (scratch): Relaxed; collector-only data during the pause.
+        // Ordering (scratch): Relaxed; collector-only data during the pause. Workers need no
+        // more: the values they trace were published before they started and do not change,
+        // and the team's join orders their marks before the next phase.
         if header.gc.load(Ordering::Relaxed) != 0 {
             return false; // already alive
         }
@@ -52,6 +65,9 @@ impl Mark for Alive {
         if header.rc.load(Ordering::Relaxed) == 0 {
             return false;
         }
+        // A plain store, also in parallel: two workers may both mark (and trace) the object,
+        // which costs a repeated trace but nothing else; a locked read-modify-write per object
+        // would cost more (see `marking`).
         header.gc.store(scratch::ALIVE, Ordering::Relaxed);
         true
     }

@@ -8,22 +8,29 @@ use crate::header::scratch;
 use crate::sync::Ordering;
 use crate::trace::ObjRef;
 
-use super::marking::{Mark, Marker};
+use super::marking::{Mark, run_pass};
+use super::workers::{Chunks, Team};
 use super::{CollectionState, MARK};
 
-pub(super) fn mark_reachable(state: &mut CollectionState) {
-    let mut marker =
-        Marker::<Reachable>::new(state.use_prefetch, core::mem::take(&mut state.stack));
-    for &obj in &state.objects {
-        // Ordering (all scratch accesses): Relaxed; collector-only data during the pause.
-        let s = obj.header().gc.load(Ordering::Relaxed);
-        if s & (scratch::CANDIDATE | scratch::REACHABLE) == scratch::CANDIDATE
-            && s & scratch::REFS != 0
-        {
-            marker.mark_from(obj);
+pub(super) fn mark_reachable(state: &mut CollectionState, team: &Team) {
+    let segments = state.objects.segments();
+    let chunks = Chunks::new(segments.len(), team.size());
+    let stack = core::mem::take(&mut state.stack);
+    state.stack = run_pass::<Reachable>(team, state.use_prefetch, stack, |marker| {
+        let Some(i) = chunks.next(marker.worker()) else {
+            return false;
+        };
+        for &obj in &segments[i] {
+            // Ordering (all scratch accesses): Relaxed; see `Alive::try_mark`.
+            let s = obj.header().gc.load(Ordering::Relaxed);
+            if s & (scratch::CANDIDATE | scratch::REACHABLE) == scratch::CANDIDATE
+                && s & scratch::REFS != 0
+            {
+                marker.mark_from(obj);
+            }
         }
-    }
-    state.stack = marker.into_stack();
+        true
+    });
 }
 
 /// Marks candidates reachable.
@@ -39,6 +46,8 @@ impl Mark for Reachable {
         if s & (scratch::CANDIDATE | scratch::REACHABLE) != scratch::CANDIDATE {
             return false; // not a candidate (alive, frozen, immortal, dead) or already marked
         }
+        // A plain store, also in parallel: only the REACHABLE bit changes in this phase, so
+        // two workers that both mark the object write the same word (and both trace it).
         header.gc.store(s | scratch::REACHABLE, Ordering::Relaxed);
         true
     }

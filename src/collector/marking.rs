@@ -16,11 +16,33 @@
 //!
 //! Which objects a pass may mark is the [`Mark`] policy's business.
 //!
+//! # In parallel
+//!
+//! With several workers ([`run_pass`]), each keeps a marker of its own (ring, stack and spans)
+//! and a `crossbeam-deque` deque. Once every [`SHARE_EVERY`] objects a worker looks whether
+//! another is hungry; if so, and its deque is empty, it moves the older half of its stack (or
+//! half of a span) to its deque, where the hungry one steals it. Workers start from the pass's
+//! *sources* (the roots, or the heap's segments), then drain their own deque, then steal;
+//! [`Termination`] decides when the pass is over.
+//!
+//! Marks are plain stores even in parallel. Two workers that reach an object at the same moment
+//! may both mark and trace it, which is harmless (a mark is idempotent, and tracing only reads);
+//! a locked read-modify-write per object would cost more, because it keeps the core from
+//! overlapping the cache misses around it.
+//!
 //! [`Collector::set_prefetch_threshold`]: crate::Collector::set_prefetch_threshold
+
+use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use crossbeam_deque::{Stealer, Worker};
 
 use crate::header::Header;
 use crate::trace::ObjRef;
 use crate::trace::sealed::TracerImpl;
+
+use super::termination::{Steal, Termination};
+use super::workers::Team;
 
 /// Ring size (a power of two).
 pub(crate) const SIZE: usize = 256;
@@ -29,6 +51,9 @@ const MASK: usize = SIZE - 1;
 pub(crate) const LOW: usize = 8;
 /// Refill up to this many.
 pub(crate) const HIGH: usize = 16;
+/// A worker looks whether another one is hungry (and whether the pass was abandoned) once
+/// every this many objects.
+const SHARE_EVERY: u32 = 128;
 
 const _: () = assert!(SIZE.is_power_of_two() && 0 < LOW && LOW < HIGH && HIGH < SIZE);
 
@@ -55,7 +80,9 @@ pub(crate) fn prefetch(p: *const Header) {
 pub(crate) trait Mark {
     /// Table slot of this pass's tracer in every `TypeInfo`.
     const KIND: usize;
-    /// Marks `obj` if this pass may and it is not marked yet; returns whether it did.
+    /// Marks `obj` if this pass may and it is not marked yet; returns whether it did (and so
+    /// must trace it). In parallel, two workers may both succeed on one object: marks are
+    /// idempotent, so that only costs a repeated trace.
     fn try_mark(obj: ObjRef) -> bool;
 }
 
@@ -67,7 +94,34 @@ struct Span {
     len: usize,
 }
 
-/// The marking worklist and tracer of one pass.
+/// Work handed from one worker to another.
+enum Work {
+    /// Objects from a stack: already marked in depth-first mode, not yet in prefetch mode (the
+    /// receiver runs the same mode, so it treats them as its own stack).
+    Objs(Vec<ObjRef>),
+    /// Part of a span (prefetch mode only).
+    Span(Span),
+}
+
+// SAFETY: a `Span` points into a value in the GC heap, which no one changes or frees while the
+// world is stopped, and every pass ends before the world restarts; the value's type is `Sync`
+// (`Gc<T>` requires it), so reading it from another thread is allowed.
+unsafe impl Send for Work {}
+
+/// What the workers of one parallel pass share.
+struct Pass {
+    term: Termination,
+    stealers: Vec<Stealer<Work>>,
+}
+
+/// A worker's part in a parallel pass.
+struct Share {
+    me: usize,
+    deque: Worker<Work>,
+    pass: Arc<Pass>,
+}
+
+/// The marking worklist and tracer of one pass (of one worker, in a parallel pass).
 pub(crate) struct Marker<M> {
     use_prefetch: bool,
     ring: Box<[ObjRef]>,
@@ -76,12 +130,61 @@ pub(crate) struct Marker<M> {
     popped: usize,
     stack: Vec<ObjRef>,
     spans: Vec<Span>,
+    /// Set in a parallel pass.
+    share: Option<Share>,
+    /// Objects traced since the last look at the other workers.
+    ticks: u32,
     _policy: core::marker::PhantomData<M>,
+}
+
+/// Runs one marking pass on `team` and returns a stack for reuse.
+///
+/// `source` is called on a worker's marker to take one piece of the pass's starting work and
+/// mark from it (calling [`Marker::mark_from`] on each root it holds); it returns `false` when
+/// no piece is left. It is shared by all workers, so it must hand each piece out once.
+pub(crate) fn run_pass<M: Mark>(
+    team: &Team,
+    use_prefetch: bool,
+    stack: Vec<ObjRef>,
+    source: impl Fn(&mut Marker<M>) -> bool + Sync,
+) -> Vec<ObjRef> {
+    if !team.is_parallel() {
+        let mut marker = Marker::new(use_prefetch, stack, None);
+        while source(&mut marker) {}
+        return marker.into_stack();
+    }
+    let n = team.size();
+    let deques: Vec<Worker<Work>> = (0..n).map(|_| Worker::new_lifo()).collect();
+    let pass = Arc::new(Pass {
+        term: Termination::new(n),
+        stealers: deques.iter().map(Worker::stealer).collect(),
+    });
+    let deques: Vec<Mutex<Option<Worker<Work>>>> =
+        deques.into_iter().map(|d| Mutex::new(Some(d))).collect();
+    team.run(|me| {
+        let deque = deques[me]
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
+            .expect("ftgc: a worker index was given out twice");
+        let share = Share {
+            me,
+            deque,
+            pass: Arc::clone(&pass),
+        };
+        let mut marker = Marker::<M>::new(use_prefetch, Vec::new(), Some(share));
+        if let Err(panic) = catch_unwind(AssertUnwindSafe(|| marker.work(&source))) {
+            // Let the others stop looking for work; the team resumes the panic.
+            pass.term.abort();
+            resume_unwind(panic);
+        }
+    });
+    stack
 }
 
 impl<M: Mark> Marker<M> {
     /// An empty marker; `use_prefetch` chooses the mode.
-    pub(crate) fn new(use_prefetch: bool, stack: Vec<ObjRef>) -> Marker<M> {
+    fn new(use_prefetch: bool, stack: Vec<ObjRef>, share: Option<Share>) -> Marker<M> {
         let dangling = ObjRef(core::ptr::NonNull::dangling());
         Marker {
             use_prefetch,
@@ -90,19 +193,119 @@ impl<M: Mark> Marker<M> {
             popped: 0,
             stack,
             spans: Vec::new(),
+            share,
+            ticks: 0,
             _policy: core::marker::PhantomData,
         }
     }
 
     /// The stack, for reuse by a later pass.
-    pub(crate) fn into_stack(self) -> Vec<ObjRef> {
+    fn into_stack(self) -> Vec<ObjRef> {
         self.stack
+    }
+
+    /// The index of this marker's worker (0 in a sequential pass).
+    pub(crate) fn worker(&self) -> usize {
+        self.share.as_ref().map_or(0, |s| s.me)
     }
 
     /// Marks everything reachable from `root` (and from what is already queued).
     pub(crate) fn mark_from(&mut self, root: ObjRef) {
         self.edge(root);
         self.propagate();
+    }
+
+    /// A worker's whole part in a parallel pass: sources, then its deque, then stealing.
+    fn work(&mut self, source: &impl Fn(&mut Marker<M>) -> bool) {
+        let pass = Arc::clone(&self.share.as_ref().expect("parallel pass").pass);
+        loop {
+            if pass.term.aborted() {
+                return;
+            }
+            let own = self.share.as_ref().and_then(|s| s.deque.pop());
+            if let Some(work) = own {
+                self.take(work);
+                self.propagate();
+                continue;
+            }
+            if source(self) {
+                continue;
+            }
+            let me = self.share.as_ref().map_or(0, |s| s.me);
+            let stealers = &pass.stealers;
+            let found = pass.term.find_work(
+                || stealers.iter().all(Stealer::is_empty),
+                || steal_any(stealers, me),
+            );
+            match found {
+                Some(work) => {
+                    self.take(work);
+                    self.propagate();
+                }
+                None => return,
+            }
+        }
+    }
+
+    /// Adds work from another worker.
+    fn take(&mut self, work: Work) {
+        match work {
+            Work::Objs(objs) => self.stack.extend(objs),
+            Work::Span(span) => self.spans.push(span),
+        }
+    }
+
+    /// In a parallel pass, now and then: give work away if someone is hungry; stop if the pass
+    /// was abandoned.
+    #[inline(always)]
+    fn tick(&mut self) {
+        if self.share.is_some() {
+            self.ticks += 1;
+            if self.ticks >= SHARE_EVERY {
+                self.ticks = 0;
+                self.share_work();
+            }
+        }
+    }
+
+    #[cold]
+    fn share_work(&mut self) {
+        let Some(share) = &self.share else { return };
+        if share.pass.term.aborted() {
+            // Another worker panicked: the pass's result is thrown away, stop early.
+            self.stack.clear();
+            self.spans.clear();
+            self.popped = self.pushed;
+            return;
+        }
+        if !share.pass.term.someone_hungry() || !share.deque.is_empty() {
+            return;
+        }
+        // What to give, best first: half of the lowest span that has two elements or more (the
+        // lowest is the nearest the roots, and a span is work not yet touched); else the older
+        // half of the stack; else the older half of the ring.
+        if let Some(span) = self.spans.iter_mut().find(|s| s.len >= 2) {
+            let give = span.len / 2;
+            span.len -= give;
+            share.deque.push(Work::Span(Span {
+                start: span.start.wrapping_add(span.len),
+                len: give,
+            }));
+        } else if self.stack.len() >= 2 {
+            let half = self.stack.len() / 2;
+            share
+                .deque
+                .push(Work::Objs(self.stack.drain(..half).collect()));
+        } else if self.use_prefetch && self.pushed - self.popped >= 2 {
+            // Ring entries are not marked yet, like stack entries in this mode.
+            let give = (self.pushed - self.popped) / 2;
+            let ring = &self.ring;
+            let batch = (self.popped..self.popped + give)
+                .map(|i| ring[i & MASK])
+                .collect();
+            self.popped += give;
+            share.deque.push(Work::Objs(batch));
+        }
     }
 
     #[inline(always)]
@@ -152,11 +355,13 @@ impl<M: Mark> Marker<M> {
                 self.popped += 1;
                 if M::try_mark(obj) {
                     self.trace(obj);
+                    self.tick();
                 }
             }
         } else {
             while let Some(obj) = self.stack.pop() {
                 self.trace(obj);
+                self.tick();
             }
         }
     }
@@ -168,6 +373,20 @@ impl<M: Mark> Marker<M> {
         // world is stopped; `self` is this kind's tracer and is exclusive here.
         unsafe { trace(obj, (self as *mut Self).cast()) };
     }
+}
+
+/// One steal attempt from every other worker's deque.
+fn steal_any(stealers: &[Stealer<Work>], me: usize) -> Steal<Work> {
+    let n = stealers.len();
+    let mut retry = false;
+    for k in 1..n {
+        match stealers[(me + k) % n].steal() {
+            crossbeam_deque::Steal::Success(work) => return Steal::Found(work),
+            crossbeam_deque::Steal::Retry => retry = true,
+            crossbeam_deque::Steal::Empty => {}
+        }
+    }
+    if retry { Steal::Retry } else { Steal::Empty }
 }
 
 impl<M: Mark> TracerImpl for Marker<M> {

@@ -10,36 +10,97 @@
 //! objects with count 0 (their owner is destroying them or they wait in the release queue),
 //! immortal and frozen objects, and `DEAD` objects whose value the collector already
 //! destroyed.
+//!
+//! # In parallel
+//!
+//! Workers first make every candidate (each on its own segments, with plain stores), then
+//! take segments of the heap again ([`Chunks`]: each starts far from the others) and trace
+//! them. They may meet on a child, so subtractions are atomic. Each candidate is traced once,
+//! by the worker holding its segment.
+//!
+//! A locked read-modify-write costs several times a plain update when the data is in cache,
+//! and an object many others point to (the lists every item of `gc_big` points to, a class
+//! every instance references) has its cache line pulled from core to core. So each worker
+//! *combines*: an edge lands in a small direct-mapped buffer keyed by the child's address
+//! (and asks for the child's cache line); repeated edges to a child add up in its slot (the
+//! back-edges of siblings to their parent, the items of a list to their list), and the
+//! subtraction happens once, when the slot is needed for another child or at the end.
+//!
+//! Measured alternatives (`docs/benchmarks.md`, "scaling"): giving every scratch word one
+//! owning worker and sending it the others' subtractions in outboxes needs no atomics at all,
+//! but splits the work by address, not by cost, and buffers most edges; it lost on two of the
+//! three graphs.
 
 use crate::header::{IMMORTAL_MIN, flags, scratch};
 use crate::sync::Ordering;
 use crate::trace::ObjRef;
 use crate::trace::sealed::TracerImpl;
 
+use super::marking::prefetch;
+use super::walk::Objects;
+use super::workers::{Chunks, Team};
 use super::{CollectionState, SUBTRACT};
 
-pub(super) fn update_refs(state: &mut CollectionState) {
-    let mut tracer = SubtractRefs { parent: None };
-    for &obj in &state.objects {
-        let header = obj.header();
-        // Ordering (all scratch accesses): Relaxed. The scratch word is only touched by the
-        // collecting thread while the world is stopped.
-        let s = header.gc.load(Ordering::Relaxed);
-        // Skip alive objects (marked from a root) and those that cannot be candidates.
-        if s & scratch::CANDIDATE == 0 && (s != 0 || !init_candidate(obj)) {
-            continue;
-        }
-        tracer.parent = Some(obj);
-        let trace = header.info().trace[SUBTRACT];
-        // SAFETY: `obj` is a candidate: allocated (the world is stopped and it was walked),
-        // its value initialised and not destroyed (not DEAD); `tracer` is exclusive here.
-        unsafe { trace(obj, (&raw mut tracer).cast()) };
+pub(super) fn update_refs(state: &mut CollectionState, team: &Team) {
+    let objects = &state.objects;
+    let segments = objects.segments();
+    let shared = team.is_parallel();
+    if shared {
+        // Make every candidate first, each worker on its own segments with plain stores, so
+        // that tracing needs no compare-and-swap per object.
+        let chunks = Chunks::new(segments.len(), team.size());
+        team.run(|me| {
+            while let Some(i) = chunks.next(me) {
+                for &obj in &segments[i] {
+                    // Ordering: Relaxed; see below.
+                    if obj.header().gc.load(Ordering::Relaxed) == 0 {
+                        init_candidate(obj, false);
+                    }
+                }
+            }
+        });
     }
+    let chunks = Chunks::new(segments.len(), team.size());
+    team.run(|me| {
+        let mut tracer = SubtractRefs::new(if shared {
+            Mode::Shared {
+                pending: vec![Pending::EMPTY; COMBINE].into_boxed_slice(),
+                objects,
+            }
+        } else {
+            Mode::Direct
+        });
+        while let Some(i) = chunks.next(me) {
+            for &obj in &segments[i] {
+                let header = obj.header();
+                // Ordering (all scratch accesses): Relaxed. The scratch word is only touched by
+                // the collector while the world is stopped; between workers, only the RMWs'
+                // atomicity matters (the counts they end with), and the team's join orders
+                // them before the next phase.
+                let s = header.gc.load(Ordering::Relaxed);
+                // Skip alive objects (marked from a root) and those that cannot be candidates.
+                if s & scratch::CANDIDATE == 0 && (s != 0 || !init_candidate(obj, shared)) {
+                    continue;
+                }
+                tracer.parent = Some(obj);
+                let trace = header.info().trace[SUBTRACT];
+                // SAFETY: `obj` is a candidate: allocated (the world is stopped and it was
+                // walked), its value initialised and not destroyed (not DEAD); `tracer` is
+                // exclusive here.
+                unsafe { trace(obj, (&raw mut tracer).cast()) };
+            }
+        }
+        tracer.flush(objects);
+    });
 }
 
-/// Makes `obj` a candidate if it can be one; returns whether it is.
+/// Makes `obj` a candidate if it can be one; returns whether it is. In parallel, every
+/// candidate was made before tracing began: an object that is not one by then never is.
 #[inline]
-fn init_candidate(obj: ObjRef) -> bool {
+fn init_candidate(obj: ObjRef, shared: bool) -> bool {
+    if shared {
+        return false;
+    }
     let header = obj.header();
     // Ordering: Relaxed. DEAD and FROZEN change only during pauses, on the requester.
     if header.flags(Ordering::Relaxed) & (flags::DEAD | flags::FROZEN) != 0 {
@@ -56,29 +117,146 @@ fn init_candidate(obj: ObjRef) -> bool {
     true
 }
 
+/// Subtracts `count` references from `child`'s gc_refs if it is a candidate (making it one
+/// first if it can be). Returns `false` if that would take gc_refs below 0: a `Trace` impl
+/// over-reports (in parallel the word is then left wrapped; the collection is abandoned and
+/// every scratch word reset).
+#[inline]
+fn subtract(child: ObjRef, count: u32, shared: bool) -> bool {
+    let header = child.header();
+    let s = header.gc.load(Ordering::Relaxed);
+    // An alive child (s != 0 without CANDIDATE) is not a candidate: nothing to subtract.
+    if s & scratch::CANDIDATE == 0 && (s != 0 || !init_candidate(child, shared)) {
+        return true;
+    }
+    if shared {
+        header.gc.fetch_sub(count, Ordering::Relaxed) & scratch::REFS >= count
+    } else {
+        let s = header.gc.load(Ordering::Relaxed);
+        if s & scratch::REFS < count {
+            return false;
+        }
+        header.gc.store(s - count, Ordering::Relaxed);
+        true
+    }
+}
+
+/// Slots of a worker's combining buffer (a power of two).
+const COMBINE: usize = 4096;
+
+/// Subtractions from one child waiting in the combining buffer.
+#[derive(Clone, Copy)]
+struct Pending {
+    child: Option<ObjRef>,
+    count: u32,
+}
+
+impl Pending {
+    const EMPTY: Pending = Pending {
+        child: None,
+        count: 0,
+    };
+}
+
+/// What the tracer does with an edge.
+enum Mode {
+    /// Subtract right away (one thread does the whole phase).
+    Direct,
+    /// Combine, then subtract atomically (see the module docs).
+    Shared {
+        pending: Box<[Pending]>,
+        /// The walk's objects, for [`find_referrer`]; they outlive the phase.
+        objects: *const Objects,
+    },
+    /// Only look for an edge to `target` (for the over-reporting message).
+    Search { target: ObjRef, found: bool },
+}
+
 /// The tracer of this phase: subtracts one from each candidate child.
 pub(crate) struct SubtractRefs {
     /// The object being traced, for the over-reporting message.
     parent: Option<ObjRef>,
+    mode: Mode,
+}
+
+impl SubtractRefs {
+    fn new(mode: Mode) -> SubtractRefs {
+        SubtractRefs { parent: None, mode }
+    }
+
+    /// Applies every combined subtraction.
+    fn flush(&mut self, objects: &Objects) {
+        if let Mode::Shared { pending, .. } = &mut self.mode {
+            for p in pending.iter_mut() {
+                if let Some(child) = p.child.take() {
+                    if !subtract(child, p.count, true) {
+                        over_reported(find_referrer(objects, child), child);
+                    }
+                }
+            }
+        }
+    }
 }
 
 impl TracerImpl for SubtractRefs {
     #[inline]
     fn edge(&mut self, child: ObjRef) {
-        let header = child.header();
-        let mut s = header.gc.load(Ordering::Relaxed);
-        if s & scratch::CANDIDATE == 0 {
-            // An alive child (s != 0) is not a candidate: nothing to subtract.
-            if s != 0 || !init_candidate(child) {
-                return;
+        match &mut self.mode {
+            Mode::Direct => {
+                if !subtract(child, 1, false) {
+                    over_reported(self.parent, child);
+                }
             }
-            s = header.gc.load(Ordering::Relaxed);
+            Mode::Shared { pending, objects } => {
+                let addr = child.as_ptr() as usize as u64;
+                let slot = (addr.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 56) as usize % COMBINE;
+                let p = &mut pending[slot];
+                if p.child == Some(child) {
+                    p.count += 1;
+                    return;
+                }
+                let evicted = core::mem::replace(
+                    p,
+                    Pending {
+                        child: Some(child),
+                        count: 1,
+                    },
+                );
+                prefetch(child.0.as_ptr());
+                if let Some(old) = evicted.child {
+                    if !subtract(old, evicted.count, true) {
+                        // The combined edges may come from several objects: look for one.
+                        // SAFETY: `objects` points to the walk's objects, which live until the
+                        // collection ends, and nothing changes them during this phase.
+                        let objects = unsafe { &**objects };
+                        over_reported(find_referrer(objects, old), old);
+                    }
+                }
+            }
+            Mode::Search { target, found } => *found |= child == *target,
         }
-        if s & scratch::REFS == 0 {
-            over_reported(self.parent, child);
-        }
-        header.gc.store(s - 1, Ordering::Relaxed);
     }
+}
+
+/// Some candidate that reports an edge to `child`, for the message when a combined
+/// subtraction is applied after its tracing object is gone.
+#[cold]
+fn find_referrer(objects: &Objects, child: ObjRef) -> Option<ObjRef> {
+    let mut tracer = SubtractRefs::new(Mode::Search {
+        target: child,
+        found: false,
+    });
+    objects.segments().iter().flatten().copied().find(|&obj| {
+        let header = obj.header();
+        // Candidates keep their CANDIDATE bit for the whole phase, so their values are live.
+        if header.gc.load(Ordering::Relaxed) & scratch::CANDIDATE == 0 {
+            return false;
+        }
+        let trace = header.info().trace[SUBTRACT];
+        // SAFETY: as in `update_refs`; in `Search` mode the tracer writes no scratch word.
+        unsafe { trace(obj, (&raw mut tracer).cast()) };
+        matches!(tracer.mode, Mode::Search { found: true, .. })
+    })
 }
 
 #[cold]
@@ -91,5 +269,5 @@ fn over_reported(parent: Option<ObjRef>, child: ObjRef) -> ! {
          than it has (found while tracing a `{parent_ty}`): the Trace impl of `{parent_ty}`, or of \
          another type holding handles to that `{child_ty}`, reports a handle it does not own or \
          reports one twice. The collection was abandoned before anything was freed."
-    );
+    )
 }

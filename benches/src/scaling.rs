@@ -1,0 +1,165 @@
+//! The `scaling` workload (ftgc only): how the pause shrinks with the collector's worker
+//! threads, on the three live graphs of about 3,000,000 objects of the `roots` workload (the
+//! tree with back-edges, the `gc_big` lists, the `gc_big_tree` B-tree), collected without a
+//! registered root so that every phase sees the whole graph.
+//!
+//! Each graph is built once; then, within each repeat, it is collected once per worker count,
+//! in an order that rotates from repeat to repeat. The pool for a count is started (and its
+//! threads are running) before the pause that uses it.
+
+use std::fmt::Write as _;
+
+use ftgc::{Gc, Mutator, Trace};
+
+use crate::run::{Sizes, Stat, stat};
+use crate::shape::{BTreePlan, BigListsPlan};
+use crate::subjects::ours::{build_biglists, build_btree, build_tree};
+
+/// The worker counts measured by default: 1, 2, then powers of two up to the machine's cores.
+pub fn default_workers() -> Vec<usize> {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let mut w = vec![1];
+    let mut n = 2;
+    while n <= cores.max(2) {
+        w.push(n);
+        n *= 2;
+    }
+    w
+}
+
+struct Measured {
+    objects: usize,
+    /// Per worker count: pause per object (ns).
+    pause: Vec<Stat>,
+    /// Per worker count: median ns per object of walk, update_refs, mark_reachable, scan.
+    phases: Vec<[f64; 4]>,
+}
+
+/// Collects the graph behind `_root` (held, not registered) once per worker count and repeat.
+fn measure<T: Trace + Send + Sync + 'static>(
+    m: &mut Mutator,
+    _root: &Gc<T>,
+    workers: &[usize],
+    repeats: usize,
+) -> Measured {
+    let c = ftgc::collector();
+    let mut pause = vec![Vec::new(); workers.len()];
+    let mut phases = vec![Vec::new(); workers.len()];
+    let mut objects = 0;
+    m.collect(); // settle
+    for r in 0..repeats {
+        for k in 0..workers.len() {
+            let i = (k + r) % workers.len();
+            c.set_workers(workers[i]);
+            let s = m.collect();
+            assert_eq!(s.collected, 0, "a live graph lost objects");
+            assert_eq!(s.workers, workers[i]);
+            objects = s.objects;
+            let per = |d: std::time::Duration| d.as_secs_f64() * 1e9 / s.objects as f64;
+            pause[i].push(Some(per(s.pause)));
+            phases[i].push([
+                per(s.walk),
+                per(s.update_refs),
+                per(s.mark_reachable),
+                per(s.scan),
+            ]);
+        }
+    }
+    c.set_workers(0);
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    Measured {
+        objects,
+        pause: pause.iter().map(|s| stat(s).expect("measured")).collect(),
+        phases: phases
+            .iter()
+            .map(|p| {
+                let mut out = [0.0; 4];
+                for (j, o) in out.iter_mut().enumerate() {
+                    *o = median(&mut p.iter().map(|x| x[j]).collect());
+                }
+                out
+            })
+            .collect(),
+    }
+}
+
+fn rows(out: &mut String, phases_out: &mut String, shape: &str, workers: &[usize], m: &Measured) {
+    let base = m.pause[0].median;
+    let _ = write!(out, "| {shape} | {} |", m.objects);
+    for s in &m.pause {
+        let _ = write!(out, " {:.1} ({:.1}–{:.1}) |", s.median, s.min, s.max);
+    }
+    for s in &m.pause[1..] {
+        let _ = write!(out, " {:.2}× |", base / s.median);
+    }
+    out.push('\n');
+    for (i, &w) in workers.iter().enumerate() {
+        let p = m.phases[i];
+        let _ = writeln!(
+            phases_out,
+            "| {shape} | {w} | {:.1} | {:.1} | {:.1} | {:.1} |",
+            p[0], p[1], p[2], p[3]
+        );
+    }
+}
+
+/// Runs the workload with the given worker counts (the first should be 1, the reference);
+/// returns its Markdown tables.
+pub fn run(sizes: &Sizes, workers: &[usize], repeats: usize) -> String {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let mut out = format!(
+        "### scaling — pause vs collector workers, live graphs without roots (ftgc only)\n\n\
+         Pause per object (ns), median (min–max) of {repeats} collections per worker count, \
+         counts alternating; speed-up = median with 1 worker / median with n. {cores} cores.\n\n\
+         | graph | objects |"
+    );
+    for w in workers {
+        let _ = write!(out, " {w} worker{} |", if *w == 1 { "" } else { "s" });
+    }
+    for w in &workers[1..] {
+        let _ = write!(out, " speed-up {w} |");
+    }
+    out.push_str("\n|---|---|");
+    for _ in 0..workers.len() * 2 - 1 {
+        out.push_str("---|");
+    }
+    out.push('\n');
+    let mut phases = String::from(
+        "\nPhases, median ns per object: \n\n\
+         | graph | workers | walk | update_refs | mark_reachable | scan |\n|---|---|---|---|---|---|\n",
+    );
+    let was = ftgc::collector().disable();
+    let mut m = Mutator::new();
+    {
+        let root = build_tree(&mut m, &sizes.tree);
+        let r = measure(&mut m, &root, workers, repeats);
+        rows(&mut out, &mut phases, "tree with back-edges", workers, &r);
+    }
+    {
+        let plan = BigListsPlan::new(sizes.biglists.lists, sizes.biglists.list_len, 0xb16);
+        let root = build_biglists(&mut m, &plan);
+        let r = measure(&mut m, &root, workers, repeats);
+        rows(&mut out, &mut phases, "big lists (gc_big)", workers, &r);
+    }
+    {
+        let plan = BTreePlan::new(sizes.btree.records, 0x5eed);
+        let root = build_btree(&mut m, &plan);
+        let r = measure(&mut m, &root, workers, repeats);
+        rows(
+            &mut out,
+            &mut phases,
+            "B-tree of records (gc_big_tree)",
+            workers,
+            &r,
+        );
+    }
+    m.collect();
+    if was {
+        ftgc::collector().enable();
+    }
+    out.push_str(&phases);
+    out
+}

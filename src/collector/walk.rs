@@ -1,0 +1,87 @@
+//! Phase (first, with the world stopped): find every GC-heap object by walking the heap.
+//!
+//! The result is a list of *segments*, each the objects of a run of neighbouring heap pages, in
+//! address order: the unit in which the later phases share the objects out among the workers.
+//! With one worker the walk is one `mi_heap_visit_blocks`; with several, the pages are listed
+//! first and each worker visits runs of pages until none is left ([`crate::heap`] explains how).
+
+use crate::heap::{self, Page};
+use crate::stw::WorldStopped;
+use crate::trace::ObjRef;
+
+use super::workers::{Chunks, Team};
+
+/// Objects per segment, roughly: big enough that taking one costs nothing next to its work,
+/// small enough that 16 workers on a few million objects stay balanced.
+const SEGMENT: usize = 8192;
+
+/// Every object the walk found, in segments.
+#[derive(Default)]
+pub(crate) struct Objects {
+    segments: Vec<Vec<ObjRef>>,
+}
+
+impl Objects {
+    /// Number of objects.
+    pub(crate) fn len(&self) -> usize {
+        self.segments.iter().map(Vec::len).sum()
+    }
+
+    /// The segments, in address order.
+    pub(crate) fn segments(&self) -> &[Vec<ObjRef>] {
+        &self.segments
+    }
+}
+
+/// Walks the GC heap with `team`. `capacity` is a guess at the number of objects.
+pub(crate) fn walk(stopped: &WorldStopped<'_>, team: &Team, capacity: usize) -> Objects {
+    if !team.is_parallel() {
+        let mut all = Vec::with_capacity(capacity);
+        heap::walk_gc_heap(stopped, |obj| all.push(obj));
+        return Objects {
+            segments: vec![all],
+        };
+    }
+    let mut pages = heap::gc_pages(stopped);
+    // Address order: workers that start on distant segments then work on distant memory.
+    pages.sort_unstable_by_key(Page::start);
+    let runs = runs_of_pages(&pages);
+    let chunks = Chunks::new(runs.len(), team.size());
+    let found = team.run(|me| {
+        let mut mine = Vec::new();
+        while let Some(i) = chunks.next(me) {
+            let run = &pages[runs[i].0..runs[i].1];
+            let mut objs = Vec::with_capacity(run.iter().map(Page::used).sum());
+            for page in run {
+                // SAFETY: `page` was listed under `stopped`, which is still held, and `chunks`
+                // gives each run of pages to one worker only.
+                unsafe { heap::visit_page(page, |obj| objs.push(obj)) };
+            }
+            mine.push((i, objs));
+        }
+        mine
+    });
+    let mut segments = vec![Vec::new(); runs.len()];
+    for (i, objs) in found.into_iter().flatten() {
+        segments[i] = objs;
+    }
+    segments.retain(|s| !s.is_empty());
+    Objects { segments }
+}
+
+/// Splits `pages` into runs of about [`SEGMENT`] blocks each, as `(start, end)` indexes.
+fn runs_of_pages(pages: &[Page]) -> Vec<(usize, usize)> {
+    let mut runs = Vec::new();
+    let (mut start, mut blocks) = (0, 0);
+    for (i, page) in pages.iter().enumerate() {
+        blocks += page.used();
+        if blocks >= SEGMENT {
+            runs.push((start, i + 1));
+            (start, blocks) = (i + 1, 0);
+        }
+    }
+    if start < pages.len() {
+        runs.push((start, pages.len()));
+    }
+    runs
+}
