@@ -231,7 +231,7 @@ impl<M: Mark> Marker<M> {
             if source(self) {
                 continue;
             }
-            let me = self.share.as_ref().map_or(0, |s| s.me);
+            let me = self.worker();
             let stealers = &pass.stealers;
             let found = pass.term.find_work(
                 || stealers.iter().all(Stealer::is_empty),

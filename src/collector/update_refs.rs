@@ -142,7 +142,8 @@ fn subtract(child: ObjRef, count: u32, shared: bool) -> bool {
 }
 
 /// Slots of a worker's combining buffer (a power of two).
-const COMBINE: usize = 4096;
+const COMBINE: usize = 256;
+const _: () = assert!(COMBINE.is_power_of_two());
 
 /// Subtractions from one child waiting in the combining buffer.
 #[derive(Clone, Copy)]
@@ -209,7 +210,9 @@ impl TracerImpl for SubtractRefs {
             }
             Mode::Shared { pending, objects } => {
                 let addr = child.as_ptr() as usize as u64;
-                let slot = (addr.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 56) as usize % COMBINE;
+                // Fibonacci hashing: the product's top bits index the buffer.
+                let slot = (addr.wrapping_mul(0x9e37_79b9_7f4a_7c15)
+                    >> (64 - COMBINE.trailing_zeros())) as usize;
                 let p = &mut pending[slot];
                 if p.child == Some(child) {
                     p.count += 1;
