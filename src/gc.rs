@@ -86,8 +86,24 @@ impl<T: Trace + Send + Sync + 'static> Gc<T> {
     /// let _instantiate: fn(&mut Mutator, Huge) -> Gc<Huge> = make;
     /// ```
     ///
-    /// Calls [`handle_alloc_error`] when memory is exhausted.
+    /// When memory is exhausted, runs a collection and tries once more (see
+    /// [`try_new`](Gc::try_new)), then calls [`handle_alloc_error`], which by default prints
+    /// the size and aborts the process.
     pub fn new(m: &mut Mutator, value: T) -> Gc<T> {
+        match Gc::try_new(m, value) {
+            Ok(gc) => gc,
+            Err(e) => handle_alloc_error(e.layout()),
+        }
+    }
+
+    /// Allocates `value` like [`new`](Gc::new), but returns an error instead of aborting when
+    /// memory is exhausted: the way for a runtime to raise its own out-of-memory error.
+    ///
+    /// A failed allocation first runs a collection (even when automatic collection is
+    /// [disabled](crate::Collector::disable): garbage cycles may hold the memory needed) and
+    /// tries once more. If that fails too, the error hands `value` back undropped, and
+    /// nothing of the attempt is left in the heap or in the allocation count.
+    pub fn try_new(m: &mut Mutator, value: T) -> Result<Gc<T>, AllocError<T>> {
         let info = Info::<T>::TABLE;
         const {
             assert!(
@@ -98,11 +114,22 @@ impl<T: Trace + Send + Sync + 'static> Gc<T> {
         };
         m.before_alloc(!info.leaf, info.block_size);
         // No safepoint from here until the header is written: the heap walk must only ever see
-        // initialised headers.
-        let Some(block) = heap::alloc(info.block_size, info.leaf) else {
-            handle_alloc_error(
-                Layout::from_size_align(info.block_size, 16).unwrap_or(info.value_layout),
-            )
+        // initialised headers. (The retry's collection runs before its allocation.)
+        let block = match heap::alloc(info.block_size, info.leaf) {
+            Some(block) => block,
+            None => match m.alloc_after_collecting(info.block_size, info.leaf) {
+                Some(block) => block,
+                None => {
+                    if !info.leaf {
+                        object::count(-1, -(info.block_size as isize));
+                    }
+                    return Err(AllocError {
+                        value,
+                        layout: Layout::from_size_align(info.block_size, 16)
+                            .unwrap_or(info.value_layout),
+                    });
+                }
+            },
         };
         // SAFETY: `block` is a fresh block of `block_size` bytes, 16-byte aligned; the header
         // fits at its start and the value at `value_addr`, inside the block by `block_size`.
@@ -110,13 +137,54 @@ impl<T: Trace + Send + Sync + 'static> Gc<T> {
             let obj = ObjRef(block.cast());
             block.cast::<Header>().write(Header::new(info));
             obj.value_addr(align_of::<T>()).cast::<T>().write(value);
-            Gc {
+            Ok(Gc {
                 obj,
                 _owns: PhantomData,
-            }
+            })
         }
     }
 }
+
+/// The error of [`Gc::try_new`]: no memory for the object, even after a collection. It holds
+/// the value, which was neither stored nor dropped.
+pub struct AllocError<T> {
+    value: T,
+    layout: Layout,
+}
+
+impl<T> AllocError<T> {
+    /// The value that could not be stored.
+    pub fn into_inner(self) -> T {
+        self.value
+    }
+
+    /// The block that could not be allocated (header and value).
+    pub fn layout(&self) -> Layout {
+        self.layout
+    }
+}
+
+impl<T> fmt::Debug for AllocError<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AllocError")
+            .field("type", &core::any::type_name::<T>())
+            .field("layout", &self.layout)
+            .finish()
+    }
+}
+
+impl<T> fmt::Display for AllocError<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "ftgc: out of memory: no block of {} bytes for a Gc<{}>, even after a collection",
+            self.layout.size(),
+            core::any::type_name::<T>()
+        )
+    }
+}
+
+impl<T> std::error::Error for AllocError<T> {}
 
 impl<T> Gc<T> {
     /// Borrows the value. The borrow lives no longer than the handle and the mutator token, so

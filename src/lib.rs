@@ -116,6 +116,7 @@ mod object;
 mod stw;
 mod sync;
 mod trace;
+mod warning;
 mod weak;
 
 pub use cell::{GcMutex, GcMutexGuard};
@@ -124,9 +125,10 @@ pub use collector::{
     OsProbe, Reason, SysinfoProbe, Totals, TriggerConfig, TriggerMode,
 };
 pub use ftgc_derive::Trace;
-pub use gc::{Gc, Root, Weak};
+pub use gc::{AllocError, Gc, Root, Weak};
 pub use mutator::Mutator;
 pub use trace::{ObjRef, Trace, Tracer};
+pub use warning::{Warning, WarningHandler};
 
 /// The process-wide collector.
 pub fn collector() -> &'static Collector {

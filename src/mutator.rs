@@ -131,6 +131,18 @@ impl Mutator {
         }
     }
 
+    /// The allocation failed: collect (garbage cycles may hold the memory) and try once more.
+    /// Runs even when automatic collection is disabled.
+    #[cold]
+    pub(crate) fn alloc_after_collecting(
+        &mut self,
+        size: usize,
+        leaf: bool,
+    ) -> Option<core::ptr::NonNull<u8>> {
+        COLLECTOR.run(&self.ts, Reason::OutOfMemory);
+        crate::heap::alloc(size, leaf)
+    }
+
     /// A panic in an automatic collection (a destructor of garbage, a bad `Trace` impl)
     /// surfaces at the allocation that triggered it.
     #[cold]

@@ -190,7 +190,7 @@ impl World {
         }
     }
 
-    /// Sets how long [`World::stop`] waits for attached threads before it prints a warning
+    /// Sets how long [`World::stop`] waits for attached threads before it raises a warning
     /// naming them (it then keeps waiting, warning again each period).
     #[cfg(not(loom))]
     pub fn set_warn_after(&self, d: std::time::Duration) {
@@ -416,12 +416,13 @@ impl World {
             }
         }
         g.countdown = countdown;
+        let mut waited = core::time::Duration::ZERO;
         while g.countdown > 0 {
             #[cfg(loom)]
             if self.planted_bug == PlantedBug::SkipCountdown {
                 break;
             }
-            g = self.wait_all_parked(g);
+            g = self.wait_all_parked(g, &mut waited);
         }
         drop(g);
         WorldStopped {
@@ -432,12 +433,23 @@ impl World {
     }
 
     #[cfg(loom)]
-    fn wait_all_parked<'g>(&self, g: MutexGuard<'g, Inner>) -> MutexGuard<'g, Inner> {
+    fn wait_all_parked<'g>(
+        &'g self,
+        g: MutexGuard<'g, Inner>,
+        _waited: &mut core::time::Duration,
+    ) -> MutexGuard<'g, Inner> {
         sync::wait(&self.all_parked, g)
     }
 
+    /// Waits for `all_parked`; after each full `warn_after` period of waiting (`waited` adds
+    /// them up), raises a [`Warning::SlowSafepoint`](crate::warning::Warning) naming the
+    /// threads still attached.
     #[cfg(not(loom))]
-    fn wait_all_parked<'g>(&self, g: MutexGuard<'g, Inner>) -> MutexGuard<'g, Inner> {
+    fn wait_all_parked<'g>(
+        &'g self,
+        g: MutexGuard<'g, Inner>,
+        waited: &mut core::time::Duration,
+    ) -> MutexGuard<'g, Inner> {
         let period = std::time::Duration::from_millis(
             // Ordering: Relaxed; a tuning knob.
             self.warn_after.load(std::sync::atomic::Ordering::Relaxed),
@@ -446,20 +458,24 @@ impl World {
             Ok(r) => r,
             Err(poisoned) => poisoned.into_inner(),
         };
-        if timeout.timed_out() && g.countdown > 0 {
-            let stuck: Vec<&str> = g
-                .threads
-                .iter()
-                .filter(|t| t.state() == ATTACHED && Arc::as_ptr(t) as usize != g.requester)
-                .map(|t| t.name())
-                .collect();
-            eprintln!(
-                "ftgc: warning: stop-the-world has waited {period:?} for mutator thread(s) {stuck:?} \
-                 to reach a safepoint; a mutator must call `Mutator::safepoint` regularly, or run \
-                 long or blocking work inside `Mutator::detached`"
-            );
+        if !(timeout.timed_out() && g.countdown > 0) {
+            return g;
         }
-        g
+        *waited += period;
+        let threads: Vec<String> = g
+            .threads
+            .iter()
+            .filter(|t| t.state() == ATTACHED && Arc::as_ptr(t) as usize != g.requester)
+            .map(|t| t.name().to_owned())
+            .collect();
+        // The handler is user code: call it with `inner` released (it may register a thread).
+        // The caller re-checks the countdown, so a thread parking meanwhile is not missed.
+        drop(g);
+        crate::warning::emit(crate::warning::Warning::SlowSafepoint {
+            threads,
+            waited: *waited,
+        });
+        sync::lock(&self.inner)
     }
 
     /// Number of registered threads.

@@ -6,7 +6,7 @@ mod common;
 use std::sync::{Mutex, mpsc};
 
 use common::{Drops, Node, ring};
-use ftgc::{Gc, Mutator, Trace};
+use ftgc::{Gc, Mutator, Root, Trace, Weak};
 
 #[test]
 fn cycles_of_1_2_4_and_1000_are_freed() {
@@ -267,40 +267,60 @@ fn collector_settings_and_stats() {
 
 thread_local! {
     static STASH: std::cell::RefCell<Vec<Gc<Node>>> = const { std::cell::RefCell::new(Vec::new()) };
+    static ROOTS: std::cell::RefCell<Vec<Root<Node>>> = const { std::cell::RefCell::new(Vec::new()) };
+    static WEAKS: std::cell::RefCell<Vec<Weak<Node>>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 #[test]
-fn a_thread_that_exits_holding_handles_loses_nothing() {
+fn a_thread_that_exits_holding_handles_weak_references_and_roots_loses_nothing() {
     let mut m = Mutator::new();
     let drops = Drops::new();
     let d = drops.clone();
     let (tx, rx) = mpsc::channel();
     let t = std::thread::spawn(move || {
         let mut tm = Mutator::new();
-        // A cycle and an acyclic node kept only in this thread's thread-local storage, and a
-        // node shared with the main thread.
+        // Kept only in this thread's thread-local storage: a cycle, an acyclic node, a rooted
+        // cycle, and weak references to its own nodes and to a node shared with the main
+        // thread.
         let cycle = ring(&mut tm, 3, &d);
+        let rooted = ring(&mut tm, 2, &d);
         let lone = Node::new(&mut tm, 10, &d);
         let shared = Node::new(&mut tm, 11, &d);
-        tx.send(shared.clone()).unwrap();
+        tx.send((
+            shared.clone(),
+            Gc::downgrade(&lone),
+            Gc::downgrade(&rooted[0]),
+        ))
+        .unwrap();
+        WEAKS.with(|w| {
+            w.borrow_mut()
+                .extend([Gc::downgrade(&lone), Gc::downgrade(&shared)])
+        });
+        ROOTS.with(|r| r.borrow_mut().push(Root::new(rooted[0].clone())));
         STASH.with(|s| {
             s.borrow_mut()
-                .extend(cycle.into_iter().chain([lone, shared]))
+                .extend(cycle.into_iter().chain(rooted).chain([lone, shared]))
         });
-        // Exits with the Mutator dropped first (a local), then the stash: those handles die
-        // on a thread that is no longer a mutator.
+        // Exits with the Mutator dropped first (a local), then the thread-locals: those
+        // handles die, and the root is unregistered, on a thread that is no longer a mutator.
     });
     // Blocking waits run detached: an attached thread blocked here would stall every
     // collection in the process.
-    let shared = m.detached(|| rx.recv().unwrap());
+    let (shared, weak_lone, weak_rooted) = m.detached(|| rx.recv().unwrap());
     m.detached(|| t.join().unwrap());
     m.collect();
     assert_eq!(
         drops.get(),
-        4,
-        "the lone node and the cycle are freed; the shared node is not"
+        6,
+        "the lone node, the cycle and the formerly rooted cycle are freed; the shared node is \
+         not"
+    );
+    assert!(weak_lone.upgrade(&m).is_none() && weak_lone.is_dead());
+    assert!(
+        weak_rooted.upgrade(&m).is_none(),
+        "the root died with its thread"
     );
     assert_eq!(shared.get(&m).id, 11);
     drop(shared);
-    assert_eq!(drops.get(), 5);
+    assert_eq!(drops.get(), 7);
 }

@@ -96,6 +96,8 @@ pub enum Reason {
     HeapGrowth,
     /// The count trigger fired and the memory probe failed.
     ProbeFailed,
+    /// An allocation failed: collect, then try it once more ([`Gc::try_new`](crate::Gc::try_new)).
+    OutOfMemory,
 }
 
 /// What one collection did and how long each part took.
@@ -327,9 +329,17 @@ impl Collector {
     }
 
     /// How long a collection waits for an attached mutator to reach a safepoint before it
-    /// prints a warning naming the thread (it keeps waiting). Default 10 s.
+    /// raises [`Warning::SlowSafepoint`](crate::Warning) naming the thread (it keeps waiting,
+    /// and warns again each period). Default 10 s.
     pub fn set_stop_warning(&self, after: Duration) {
         runtime().world.set_warn_after(after);
+    }
+
+    /// Routes the collector's [`Warning`](crate::Warning)s to `handler` (`None`: standard
+    /// error, the default). The handler runs on the thread that raised the warning (for a
+    /// late safepoint, the collecting thread, while it waits) with no lock of the crate held.
+    pub fn set_warning_handler(&self, handler: Option<crate::WarningHandler>) {
+        crate::warning::set_handler(handler);
     }
 
     /// The trigger's configuration.

@@ -66,12 +66,15 @@ impl Pool {
                     *built = Some(Arc::new(p));
                 }
                 Err(e) => {
-                    eprintln!(
-                        "ftgc: could not start {n} collector worker threads ({e}); \
-                         collecting on one thread"
-                    );
                     self.set_size(1);
                     *built = None;
+                    drop(built);
+                    // With the lock released: the handler is user code.
+                    crate::warning::emit(crate::warning::Warning::WorkersUnavailable {
+                        requested: n,
+                        error: e.to_string(),
+                    });
+                    return Team { pool: None };
                 }
             }
         }

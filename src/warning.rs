@@ -1,0 +1,71 @@
+//! Warnings: conditions the collector survives but the embedder should hear about.
+//!
+//! They go to one process-wide handler, standard error by default, so that a runtime can route
+//! them to its own log. The handler is called with no lock of the crate held, so it may do
+//! anything, including using handles and registering a mutator.
+//!
+//! Not a modelled protocol: plain `std` locks, also under loom (where no warning is raised).
+
+use core::fmt;
+use std::sync::{PoisonError, RwLock};
+use std::time::Duration;
+
+/// A condition the collector survives but reports.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Warning {
+    /// A collection has waited `waited` for attached mutator threads to reach a safepoint (it
+    /// keeps waiting and warns again each period: [`Collector::set_stop_warning`]).
+    ///
+    /// [`Collector::set_stop_warning`]: crate::Collector::set_stop_warning
+    SlowSafepoint {
+        /// Names of the threads that are late (thread name and id, as registered).
+        threads: Vec<String>,
+        /// How long this collection has waited so far.
+        waited: Duration,
+    },
+    /// The collector's worker threads could not be started; collections run on one thread.
+    WorkersUnavailable {
+        /// Workers asked for.
+        requested: usize,
+        /// The operating system's error.
+        error: String,
+    },
+}
+
+impl fmt::Display for Warning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Warning::SlowSafepoint { threads, waited } => write!(
+                f,
+                "ftgc: warning: stop-the-world has waited {waited:?} for mutator thread(s) \
+                 {threads:?} to reach a safepoint; a mutator must call `Mutator::safepoint` \
+                 regularly, or run long or blocking work inside `Mutator::detached`"
+            ),
+            Warning::WorkersUnavailable { requested, error } => write!(
+                f,
+                "ftgc: warning: could not start {requested} collector worker threads ({error}); \
+                 collecting on one thread"
+            ),
+        }
+    }
+}
+
+/// A warning handler.
+pub type WarningHandler = Box<dyn Fn(&Warning) + Send + Sync>;
+
+static HANDLER: RwLock<Option<WarningHandler>> = RwLock::new(None);
+
+/// Installs `handler` (`None`: print to standard error, the default).
+pub(crate) fn set_handler(handler: Option<WarningHandler>) {
+    *HANDLER.write().unwrap_or_else(PoisonError::into_inner) = handler;
+}
+
+/// Reports `w` to the handler. Callers hold no lock of the crate.
+pub(crate) fn emit(w: Warning) {
+    let handler = HANDLER.read().unwrap_or_else(PoisonError::into_inner);
+    match &*handler {
+        Some(h) => h(&w),
+        None => eprintln!("{w}"),
+    }
+}
