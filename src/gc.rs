@@ -353,7 +353,7 @@ impl<T> Weak<T> {
             let obj = target?;
             let header = obj.header();
             // Ordering: Relaxed; DEAD is set during a pause, which also clears the slot.
-            if header.flags(Ordering::Relaxed) & flags::DEAD != 0 || !header.try_inc_ref() {
+            if header.flags(Ordering::Relaxed) & flags::DEAD != 0 || !try_inc_ref(header) {
                 return None;
             }
             Some(Gc {
@@ -373,6 +373,17 @@ impl<T> Weak<T> {
     pub fn ptr_eq(a: &Weak<T>, b: &Weak<T>) -> bool {
         Arc::ptr_eq(&a.slot, &b.slot)
     }
+}
+
+/// `Header::try_inc_ref`, or under loom the planted bug that skips its check for 0.
+#[inline]
+fn try_inc_ref(header: &Header) -> bool {
+    #[cfg(loom)]
+    if crate::sync::planted::is(crate::sync::planted::Bug::RacyUpgrade) {
+        header.inc_ref();
+        return true;
+    }
+    header.try_inc_ref()
 }
 
 impl<T> Clone for Weak<T> {

@@ -33,7 +33,11 @@ use crate::sync::{AtomicU32, AtomicUsize, Ordering};
 use crate::trace::ObjRef;
 
 /// Size of the header. The value starts right after it unless its alignment is above 16.
+#[cfg(not(loom))]
 pub(crate) const HEADER_SIZE: usize = 16;
+/// Loom's atomics are larger: the header takes whole 16-byte units.
+#[cfg(loom)]
+pub(crate) const HEADER_SIZE: usize = size_of::<Header>().next_multiple_of(16);
 
 /// Counts at or above this value are saturated: the object is immortal.
 pub(crate) const IMMORTAL_MIN: u32 = 1 << 30;
@@ -100,9 +104,7 @@ pub(crate) struct Header {
     ty: AtomicUsize,
 }
 
-// Loom's atomics are larger; loom builds never allocate objects.
-#[cfg(not(loom))]
-const _: () = assert!(size_of::<Header>() == HEADER_SIZE);
+const _: () = assert!(size_of::<Header>() <= HEADER_SIZE && HEADER_SIZE % 16 == 0);
 const _: () = assert!(align_of::<TypeInfo>() > flags::MASK);
 
 impl Header {
@@ -150,6 +152,16 @@ impl Header {
     /// is the collector), so the count is not 0.
     #[inline]
     pub(crate) fn inc_ref(&self) {
+        #[cfg(loom)]
+        if crate::sync::planted::is(crate::sync::planted::Bug::RacySaturation) {
+            // Ordering: as below; the bug is deciding on a load instead of the add's result.
+            if self.rc.load(Ordering::Relaxed) >= IMMORTAL_MIN - 1 {
+                self.pin_immortal();
+            } else {
+                self.rc.fetch_add(1, Ordering::Relaxed);
+            }
+            return;
+        }
         // Ordering: Relaxed, as for `Arc::clone`: a new handle is made from an existing one,
         // whose owner already has whatever synchronisation it needs.
         let old = self.rc.fetch_add(1, Ordering::Relaxed);
@@ -222,6 +234,8 @@ impl ObjRef {
     /// The header of the object.
     #[inline]
     pub(crate) fn header(&self) -> &Header {
+        #[cfg(loom)]
+        crate::heap::assert_allocated(*self);
         // SAFETY: an `ObjRef` is only built for blocks that hold an initialised header, and is
         // only used while the block is allocated (by a strong count, a weak slot lock, or the
         // world being stopped); see each caller.
@@ -344,5 +358,51 @@ mod tests {
             block_size(Layout::from_size_align(64, 64).unwrap()),
             Some(128)
         );
+    }
+}
+
+/// Loom builds only: one header's strong count, for the saturation model in `loom-tests/`.
+#[cfg(loom)]
+#[doc(hidden)]
+pub struct RefCount(Header);
+
+#[cfg(loom)]
+impl RefCount {
+    /// Counts at or above this are saturated.
+    pub const IMMORTAL_MIN: u32 = IMMORTAL_MIN;
+    /// Where a saturated count is pinned.
+    pub const IMMORTAL: u32 = IMMORTAL;
+
+    /// A header whose count is `count`.
+    pub fn new(count: u32) -> RefCount {
+        unsafe fn no_drop(_: ObjRef) {}
+        unsafe fn no_trace(_: ObjRef, _: *mut ()) {}
+        static INFO: TypeInfo = TypeInfo {
+            drop_value: no_drop,
+            trace: [no_trace; TRACER_KINDS],
+            type_name: || "RefCount",
+            value_layout: Layout::new::<()>(),
+            block_size: HEADER_SIZE,
+            leaf: true,
+        };
+        let h = Header::new(&INFO);
+        // Ordering: Relaxed; the model publishes the header by spawning its threads.
+        h.rc.store(count, Ordering::Relaxed);
+        RefCount(h)
+    }
+
+    /// `Gc::clone`'s increment.
+    pub fn inc(&self) {
+        self.0.inc_ref();
+    }
+
+    /// `Gc::drop`'s decrement; `true` if it released the last reference.
+    pub fn dec(&self) -> bool {
+        self.0.dec_ref()
+    }
+
+    /// The count.
+    pub fn get(&self) -> u32 {
+        self.0.strong_count()
     }
 }

@@ -42,6 +42,8 @@ pub(crate) const MAX_GC_OBJECT: usize = 1 << 30;
 
 struct Heaps {
     gc: NonNull<mi::mi_heap_t>,
+    // Loom builds allocate from the system allocator; only the (empty) GC heap is walked.
+    #[cfg_attr(loom, allow(dead_code))]
     leaf: NonNull<mi::mi_heap_t>,
 }
 
@@ -70,7 +72,8 @@ fn heaps() -> &'static Heaps {
 /// (`leaf == false`) or the leaf heap. Returns `None` when mimalloc is out of memory.
 ///
 /// The caller must initialise the header before its next safepoint (a walk would otherwise see
-/// an uninitialised block), which is why only `Gc::new` calls this.
+/// an uninitialised block), which is why only `Gc::try_new` calls this.
+#[cfg(not(loom))]
 #[inline]
 pub(crate) fn alloc(size: usize, leaf: bool) -> Option<NonNull<u8>> {
     let h = heaps();
@@ -85,11 +88,86 @@ pub(crate) fn alloc(size: usize, leaf: bool) -> Option<NonNull<u8>> {
 /// # Safety
 /// `obj` must be a block from [`alloc`] that nobody will use again, and, for a GC-heap block,
 /// the calling thread must be an attached mutator (so no walk is running).
+#[cfg(not(loom))]
 #[inline]
 pub(crate) unsafe fn free(obj: ObjRef) {
     // SAFETY: by the contract, the block came from mimalloc and is not used again; mimalloc
     // frees blocks of any heap from any thread.
     unsafe { mi::mi_free(obj.as_ptr().cast::<c_void>()) }
+}
+
+/// Loom builds: blocks come from the system allocator and are never handed back (loom runs
+/// thousands of short executions; a few blocks each is a few megabytes), and a registry of the
+/// allocated ones detects a double free or a use after free in a model. A detection is
+/// recorded as a *violation* rather than a panic (a panic inside a model unwinds through
+/// values that touch loom state after the execution is gone, which aborts); the model asserts
+/// there were none at the end of each execution. Since no block is reused, carrying on after a
+/// detection stays memory-safe. The heap walks find nothing: the models run no cycle search.
+#[cfg(loom)]
+pub(crate) mod registry {
+    use core::cell::RefCell;
+    use std::collections::HashSet;
+
+    std::thread_local! {
+        // OS-thread-locals: loom runs a model's threads on the test's OS thread.
+        static ALLOCATED: RefCell<HashSet<usize>> = RefCell::new(HashSet::new());
+        static VIOLATIONS: RefCell<Vec<String>> = const { RefCell::new(Vec::new()) };
+    }
+
+    pub(super) fn insert(addr: usize) {
+        ALLOCATED.with(|a| a.borrow_mut().insert(addr));
+    }
+
+    pub(super) fn remove(addr: usize) -> bool {
+        ALLOCATED.with(|a| a.borrow_mut().remove(&addr))
+    }
+
+    /// Whether `addr` is an allocated block.
+    pub(crate) fn contains(addr: usize) -> bool {
+        ALLOCATED.with(|a| a.borrow().contains(&addr))
+    }
+
+    /// Records a broken invariant.
+    pub fn violation(msg: String) {
+        VIOLATIONS.with(|v| v.borrow_mut().push(msg));
+    }
+
+    /// The violations recorded since the last call.
+    pub fn take_violations() -> Vec<String> {
+        VIOLATIONS.with(|v| core::mem::take(&mut *v.borrow_mut()))
+    }
+}
+
+/// Loom builds: [`alloc`] from the system allocator (see [`registry`]).
+#[cfg(loom)]
+pub(crate) fn alloc(size: usize, _leaf: bool) -> Option<NonNull<u8>> {
+    let layout = core::alloc::Layout::from_size_align(size, 16).ok()?;
+    // SAFETY: every block has at least a header, so `size` is not zero.
+    let p = NonNull::new(unsafe { std::alloc::alloc(layout) })?;
+    registry::insert(p.as_ptr() as usize);
+    Some(p)
+}
+
+/// Loom builds: [`free`] marks the block freed (it is never reused).
+///
+/// # Safety
+/// As for the mimalloc build's `free`.
+#[cfg(loom)]
+pub(crate) unsafe fn free(obj: ObjRef) {
+    if !registry::remove(obj.as_ptr() as usize) {
+        registry::violation(format!("ftgc (loom): block {:p} freed twice", obj.as_ptr()));
+    }
+}
+
+/// Loom builds: records a violation unless `obj` is an allocated block (use after free).
+#[cfg(loom)]
+pub(crate) fn assert_allocated(obj: ObjRef) {
+    if !registry::contains(obj.as_ptr() as usize) {
+        registry::violation(format!(
+            "ftgc (loom): block {:p} used after it was freed",
+            obj.as_ptr()
+        ));
+    }
 }
 
 /// Calls `f` on every allocated block of the GC heap, in address order page by page.

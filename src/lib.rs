@@ -168,7 +168,10 @@ pub const HEADER_SIZE: usize = header::HEADER_SIZE;
 #[doc(hidden)]
 pub mod __loom {
     pub use crate::collector::{Steal, Termination, TerminationBug};
+    pub use crate::header::RefCount;
+    pub use crate::heap::registry::{take_violations, violation};
     pub use crate::stw::{
         ATTACHED, DETACHED, PARKED, PlantedBug, STOP, SUSPENDED, ThreadState, World, WorldStopped,
     };
+    pub use crate::sync::planted::{Bug, plant};
 }

@@ -30,6 +30,7 @@
 use core::cell::{Cell, RefCell};
 use std::any::Any;
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
+#[cfg(not(loom))]
 use std::sync::OnceLock;
 use std::sync::atomic::AtomicIsize;
 
@@ -70,22 +71,36 @@ struct RootSlots {
     free: Vec<usize>,
 }
 
+#[cfg(not(loom))]
 static RUNTIME: OnceLock<Runtime> = OnceLock::new();
+
+// Under loom, a fresh runtime for every execution of a model.
+#[cfg(loom)]
+loom::lazy_static! {
+    static ref RUNTIME: Runtime = Runtime::new();
+}
 
 /// The process-wide runtime.
 #[inline]
 pub(crate) fn runtime() -> &'static Runtime {
-    RUNTIME.get_or_init(|| Runtime {
-        world: World::new(),
-        weak: WeakTable::new(),
-        releases: Mutex::new(Vec::new()),
-        young: AtomicIsize::new(0),
-        heap_bytes: AtomicIsize::new(0),
-        roots: Mutex::new(RootSlots::default()),
-    })
+    #[cfg(not(loom))]
+    return RUNTIME.get_or_init(Runtime::new);
+    #[cfg(loom)]
+    return &RUNTIME;
 }
 
 impl Runtime {
+    fn new() -> Runtime {
+        Runtime {
+            world: World::new(),
+            weak: WeakTable::new(),
+            releases: Mutex::new(Vec::new()),
+            young: AtomicIsize::new(0),
+            heap_bytes: AtomicIsize::new(0),
+            roots: Mutex::new(RootSlots::default()),
+        }
+    }
+
     /// Registers `obj` as a known root; returns its slot.
     pub(crate) fn add_root(&self, obj: ObjRef) -> usize {
         let mut r = sync::lock(&self.roots);
@@ -137,19 +152,38 @@ struct Trashcan {
     pending: RefCell<Vec<ObjRef>>,
 }
 
-thread_local! {
-    // No destructor: readable at any point of thread teardown.
-    static FLAGS: ThreadFlags = const {
+impl ThreadFlags {
+    const fn new() -> ThreadFlags {
         ThreadFlags {
             registered: Cell::new(false),
             attached: Cell::new(false),
             count_delta: Cell::new(0),
             bytes_delta: Cell::new(0),
         }
-    };
-    static TRASHCAN: Trashcan = const {
-        Trashcan { active: Cell::new(false), pending: RefCell::new(Vec::new()) }
-    };
+    }
+}
+
+impl Trashcan {
+    const fn new() -> Trashcan {
+        Trashcan {
+            active: Cell::new(false),
+            pending: RefCell::new(Vec::new()),
+        }
+    }
+}
+
+#[cfg(not(loom))]
+thread_local! {
+    // No destructor: readable at any point of thread teardown.
+    static FLAGS: ThreadFlags = const { ThreadFlags::new() };
+    static TRASHCAN: Trashcan = const { Trashcan::new() };
+}
+
+// Under loom, per model thread (loom runs them all on one OS thread).
+#[cfg(loom)]
+loom::thread_local! {
+    static FLAGS: ThreadFlags = ThreadFlags::new();
+    static TRASHCAN: Trashcan = Trashcan::new();
 }
 
 /// Records whether this thread is an attached mutator (called by `Mutator` on every
@@ -250,6 +284,9 @@ pub(crate) unsafe fn release(obj: ObjRef) {
 
 #[cold]
 unsafe fn release_last(obj: ObjRef) {
+    #[cfg(loom)]
+    let is_attached =
+        || is_attached() || crate::sync::planted::is(crate::sync::planted::Bug::FreeOffMutator);
     if obj.header().info().leaf || is_attached() {
         // SAFETY: we own the object (count 0); leaf blocks may be freed on any thread, and
         // GC-heap blocks on an attached mutator, which no walk can run beside.
@@ -378,8 +415,25 @@ unsafe fn destroy_one(obj: ObjRef) {
         }
     }
 
+    #[cfg(loom)]
+    if !heap::registry::contains(obj.as_ptr() as usize) {
+        heap::registry::violation(format!(
+            "ftgc (loom): object {:p} destroyed twice",
+            obj.as_ptr()
+        ));
+        return;
+    }
     let header = obj.header();
     let info = header.info();
+    // The contract of `heap::free`, checked where it is cheap to: in debug builds and loom
+    // models (which record it and carry on, see `heap::registry`).
+    const OFF_MUTATOR: &str =
+        "ftgc: a GC-heap object destroyed on a thread that is not an attached mutator";
+    #[cfg(loom)]
+    if !(info.leaf || is_attached()) {
+        heap::registry::violation(OFF_MUTATOR.to_owned());
+    }
+    debug_assert!(info.leaf || is_attached(), "{OFF_MUTATOR}");
     // SAFETY: the object is dying and owned by us.
     unsafe { runtime().weak.clear(obj) };
     let _free = FreeBlock(obj, info);

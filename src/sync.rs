@@ -68,3 +68,44 @@ pub(crate) fn spin(step: &mut u32) {
         loom::thread::yield_now();
     }
 }
+
+/// Bugs planted on purpose in the object layer, in loom builds only, so that the loom suite
+/// shows its models catch them (the stop-the-world bugs live in [`crate::stw::PlantedBug`]).
+///
+/// The switch is an OS-thread-local: loom runs every thread of a model on the test's own OS
+/// thread, so a model sees the bug its test planted and the tests running beside it do not.
+#[cfg(loom)]
+pub mod planted {
+    use core::cell::Cell;
+
+    /// A planted bug of the object layer.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub enum Bug {
+        /// The real code.
+        None,
+        /// `Header::inc_ref` checks for saturation with a load before a plain add instead of
+        /// looking at the add's result: two racing increments can both pass the boundary
+        /// unpinned.
+        RacySaturation,
+        /// `Weak::upgrade` increments the count without checking for 0: it can resurrect an
+        /// object whose destruction is already owned by another thread.
+        RacyUpgrade,
+        /// The last handle of a GC-heap object destroys it on any thread, instead of queueing
+        /// it when the thread is not an attached mutator.
+        FreeOffMutator,
+    }
+
+    std::thread_local! {
+        static BUG: Cell<Bug> = const { Cell::new(Bug::None) };
+    }
+
+    /// Plants `bug` for models run from this OS thread (`Bug::None` removes it).
+    pub fn plant(bug: Bug) {
+        BUG.with(|b| b.set(bug));
+    }
+
+    /// Whether `bug` is planted.
+    pub(crate) fn is(bug: Bug) -> bool {
+        BUG.with(|b| b.get() == bug)
+    }
+}

@@ -29,9 +29,8 @@
 mod common;
 
 use std::collections::VecDeque;
-use std::panic::{AssertUnwindSafe, catch_unwind};
 
-use common::{DEFAULT_PREEMPTIONS, check, check_bounded};
+use common::{check, expect_caught};
 use ftgc::__loom::{Steal, Termination, TerminationBug};
 use loom::sync::atomic::{AtomicUsize, Ordering};
 use loom::sync::{Arc, Mutex};
@@ -139,21 +138,9 @@ fn two_workers_with_a_tree_each() {
 
 #[test]
 fn planted_uncounted_steal_is_caught() {
-    let name = "termination with an uncounted steal";
-    let result = catch_unwind(AssertUnwindSafe(|| {
-        check_bounded(name, Some(DEFAULT_PREEMPTIONS), || {
-            model(2, &[1], TerminationBug::UncountedSteal)
-        })
-    }));
-    let payload = match result {
-        Ok(n) => panic!("loom explored {n} executions of {name} and found nothing"),
-        Err(p) => p,
-    };
-    let msg = payload
-        .downcast_ref::<String>()
-        .cloned()
-        .or_else(|| payload.downcast_ref::<&str>().map(|s| (*s).to_owned()))
-        .unwrap_or_default();
-    println!("loom model {name}: caught as expected: {msg}");
-    assert!(msg.contains("while work was left"), "{name}: {msg:?}");
+    expect_caught(
+        "termination with an uncounted steal",
+        "while work was left",
+        || model(2, &[1], TerminationBug::UncountedSteal),
+    );
 }

@@ -67,3 +67,31 @@ pub fn check_bounded(
     });
     report.iterations.load(StdOrdering::Relaxed)
 }
+
+/// Runs `model` at the bound CI uses (whatever the environment says) with a bug planted by the
+/// caller, asserts that loom fails it with a message containing `expected`, and returns the
+/// message.
+pub fn expect_caught(
+    name: &str,
+    expected: &str,
+    model: impl Fn() + Send + Sync + 'static,
+) -> String {
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        check_bounded(name, Some(DEFAULT_PREEMPTIONS), model)
+    }));
+    let payload = match result {
+        Ok(n) => panic!("loom explored {n} executions of {name} and found nothing"),
+        Err(p) => p,
+    };
+    let msg = payload
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| payload.downcast_ref::<&str>().map(|s| (*s).to_owned()))
+        .unwrap_or_default();
+    println!("loom model {name}: caught as expected: {msg}");
+    assert!(
+        msg.contains(expected),
+        "{name}: failed, but not with {expected:?}: {msg:?}"
+    );
+    msg
+}
