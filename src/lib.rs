@@ -56,8 +56,8 @@
 //! **Safepoints.** An attached mutator must poll [`Mutator::safepoint`] regularly (allocation
 //! polls too) and run blocking work in [`Mutator::detached`]. A collection stops the world:
 //! it parks every attached thread at its next safepoint and holds detached ones out until it
-//! restarts. A thread that never polls delays collections; a warning names it
-//! ([`Collector::set_stop_warning`]).
+//! restarts. A thread that never polls delays collections; a [`Warning`] names it
+//! ([`Collector::set_stop_warning`], [`Collector::set_warning_handler`]).
 //!
 //! **What may be touched when.**
 //!
@@ -96,10 +96,13 @@
 //! without blocking (std locks with `try_lock`, two atomic operations per object and phase).
 //!
 //! **Failure outcomes.** A `Trace` impl that over-reports references is caught when it drives
-//! a count below zero (a panic naming the types, before anything is freed). A panicking
-//! destructor does not stop a collection or a chain of releases: everything is still freed,
-//! then the panic resumes. Reading a value the collector destroyed (through a handle a
-//! destructor kept) panics. Out of memory calls [`std::alloc::handle_alloc_error`].
+//! a count below zero (a panic naming the types, before anything is freed); one that panics
+//! abandons the collection the same way, its panic resuming on the collecting thread. A
+//! panicking destructor does not stop a collection or a chain of releases: everything is still
+//! freed, then the panic resumes. Reading a value the collector destroyed (through a handle a
+//! destructor kept) panics. When memory runs out, an allocation collects and tries once more;
+//! then [`Gc::try_new`] returns the value in an [`AllocError`] and [`Gc::new`] calls
+//! [`std::alloc::handle_alloc_error`].
 
 #![warn(missing_docs)]
 #![deny(unsafe_op_in_unsafe_fn)]
