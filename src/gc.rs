@@ -45,6 +45,7 @@ impl<T: Trace + Send + Sync + 'static> Info<T> {
         drop_value: drop_value::<T>,
         trace: tracer_table::<T>(),
         type_name: core::any::type_name::<T>,
+        type_id: core::any::TypeId::of::<T>,
         value_layout: Layout::new::<T>(),
         block_size: match header::block_size(Layout::new::<T>()) {
             Some(n) => n,
@@ -231,6 +232,13 @@ impl<T> Gc<T> {
         }
     }
 
+    /// Whether the collector tracks the object: `T` can hold handles, so the object lives in
+    /// the walked heap (CPython's `gc.is_tracked`). Leaf values (numbers, strings, ...) are not
+    /// tracked.
+    pub fn is_tracked(this: &Gc<T>) -> bool {
+        !this.obj.header().info().leaf
+    }
+
     /// Makes a weak reference.
     pub fn downgrade(this: &Gc<T>) -> Weak<T> {
         Weak {
@@ -326,6 +334,115 @@ unsafe impl<T: Trace> Trace for Gc<T> {
             let objs = unsafe { &*(slice as *const [Gc<T>] as *const [ObjRef]) };
             tracer.span(objs);
         }
+    }
+}
+
+/// A strong handle to a GC object of any type: what introspection hands out
+/// ([`Mutator::objects`], [`referents`](Mutator::referents), the garbage kept by
+/// [`Collector::set_debug_saveall`](crate::Collector::set_debug_saveall)). Turn it back into a
+/// typed handle with [`downcast`](GcAny::downcast).
+///
+/// Like `Gc`, it counts as a reference from outside the heap, compares and hashes by identity,
+/// and may be cloned and dropped on any thread.
+pub struct GcAny {
+    obj: ObjRef,
+}
+
+// SAFETY: every value in either heap is `Send + Sync` (`Gc::new` requires it), and `GcAny`
+// gives no access to the value except through `downcast` to its own type.
+unsafe impl Send for GcAny {}
+// SAFETY: as above.
+unsafe impl Sync for GcAny {}
+
+impl GcAny {
+    /// A handle to `obj`, taking a new strong reference.
+    ///
+    /// # Safety
+    /// `obj` is a live object whose count cannot reach zero during the call (the world is
+    /// stopped and it is referenced, or the caller holds a handle).
+    pub(crate) unsafe fn from_live(obj: ObjRef) -> GcAny {
+        obj.header().inc_ref();
+        GcAny { obj }
+    }
+
+    /// The object.
+    pub(crate) fn obj(&self) -> ObjRef {
+        self.obj
+    }
+
+    /// Name of the value's type.
+    pub fn type_name(&self) -> &'static str {
+        (self.obj.header().info().type_name)()
+    }
+
+    /// Whether the value is a `T`.
+    pub fn is<T: 'static>(&self) -> bool {
+        (self.obj.header().info().type_id)() == core::any::TypeId::of::<T>()
+    }
+
+    /// The typed handle, if the value is a `T`; else the handle back.
+    pub fn downcast<T: 'static>(self) -> Result<Gc<T>, GcAny> {
+        if !self.is::<T>() {
+            return Err(self);
+        }
+        let this = core::mem::ManuallyDrop::new(self);
+        // The strong reference moves from `this` to the typed handle.
+        Ok(Gc {
+            obj: this.obj,
+            _owns: PhantomData,
+        })
+    }
+
+    /// Whether two handles point to the same object.
+    pub fn ptr_eq(a: &GcAny, b: &GcAny) -> bool {
+        a.obj == b.obj
+    }
+
+    /// Whether the collector tracks the object (it can hold handles, so it lives in the walked
+    /// heap): CPython's `gc.is_tracked`.
+    pub fn is_tracked(&self) -> bool {
+        !self.obj.header().info().leaf
+    }
+}
+
+impl<T: Trace + Send + Sync + 'static> From<Gc<T>> for GcAny {
+    fn from(gc: Gc<T>) -> GcAny {
+        let gc = core::mem::ManuallyDrop::new(gc);
+        GcAny { obj: gc.obj }
+    }
+}
+
+impl Clone for GcAny {
+    fn clone(&self) -> Self {
+        self.obj.header().inc_ref();
+        GcAny { obj: self.obj }
+    }
+}
+
+impl Drop for GcAny {
+    fn drop(&mut self) {
+        // SAFETY: the handle owns one strong reference and gives it up.
+        unsafe { object::release(self.obj) }
+    }
+}
+
+impl fmt::Debug for GcAny {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "GcAny<{}>({:p})", self.type_name(), self.obj.as_ptr())
+    }
+}
+
+impl PartialEq for GcAny {
+    fn eq(&self, other: &Self) -> bool {
+        GcAny::ptr_eq(self, other)
+    }
+}
+
+impl Eq for GcAny {}
+
+impl Hash for GcAny {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.obj.hash(state);
     }
 }
 

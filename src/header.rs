@@ -77,7 +77,7 @@ pub(crate) mod scratch {
 pub(crate) type TraceFn = unsafe fn(ObjRef, *mut ());
 
 /// Number of tracer kinds the collector uses (one table slot each).
-pub(crate) const TRACER_KINDS: usize = 3;
+pub(crate) const TRACER_KINDS: usize = 4;
 
 /// The static, per-type table every header points to.
 #[repr(C, align(64))]
@@ -88,6 +88,8 @@ pub(crate) struct TypeInfo {
     pub(crate) trace: [TraceFn; TRACER_KINDS],
     /// `core::any::type_name` of the value type, for messages.
     pub(crate) type_name: fn() -> &'static str,
+    /// `TypeId::of` the value type, for `GcAny::downcast`.
+    pub(crate) type_id: fn() -> core::any::TypeId,
     /// Block size and alignment of the value.
     pub(crate) value_layout: Layout,
     /// Bytes to allocate for the block (header, padding, value).
@@ -311,6 +313,7 @@ mod tests {
         drop_value: no_drop,
         trace: [no_trace; TRACER_KINDS],
         type_name: name,
+        type_id: core::any::TypeId::of::<()>,
         value_layout: Layout::new::<()>(),
         block_size: HEADER_SIZE,
         leaf: true,
@@ -381,6 +384,7 @@ impl RefCount {
             drop_value: no_drop,
             trace: [no_trace; TRACER_KINDS],
             type_name: || "RefCount",
+            type_id: core::any::TypeId::of::<()>,
             value_layout: Layout::new::<()>(),
             block_size: HEADER_SIZE,
             leaf: true,

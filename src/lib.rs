@@ -124,11 +124,12 @@ mod weak;
 
 pub use cell::{GcMutex, GcMutexGuard};
 pub use collector::{
-    CollectionStats, Collector, DEFAULT_PREFETCH_THRESHOLD, DEFAULT_THRESHOLD, MemoryProbe,
-    OsProbe, Reason, SysinfoProbe, Totals, TriggerConfig, TriggerMode,
+    CallbackId, CollectionPhase, CollectionStats, Collector, DEFAULT_PREFETCH_THRESHOLD,
+    DEFAULT_THRESHOLD, MemoryProbe, OsProbe, Reason, SysinfoProbe, Totals, TriggerConfig,
+    TriggerMode,
 };
 pub use ftgc_derive::Trace;
-pub use gc::{AllocError, Gc, Root, Weak};
+pub use gc::{AllocError, Gc, GcAny, Root, Weak};
 pub use mutator::Mutator;
 pub use trace::{ObjRef, Trace, Tracer};
 pub use warning::{Warning, WarningHandler};

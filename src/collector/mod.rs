@@ -15,7 +15,8 @@
 //! 9. [`destroy`]: drop the garbage values, then release the blocks.
 //!
 //! Both marking phases use the prefetch buffer ([`marking`]) when the heap is big.
-//! [`freeze`] sets objects aside from every collection.
+//! [`inspect`] lists objects and their references with the world stopped, and freezes them
+//! (sets them aside from every collection).
 //!
 //! Steps 3–7 run on the collector's [`workers`] (all cores by default): segments of the heap
 //! are handed out one at a time, and the marking phases steal work from each other
@@ -28,7 +29,7 @@
 //! collecting thread.
 
 mod destroy;
-mod freeze;
+mod inspect;
 mod mark_alive;
 mod mark_reachable;
 mod marking;
@@ -52,11 +53,13 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError, TryLockError};
 use std::time::{Duration, Instant};
 
+use crate::gc::GcAny;
 use crate::header::{TRACER_KINDS, TraceFn};
 use crate::object::{self, runtime};
 use crate::stw::ThreadState;
 use crate::trace::{ObjRef, Trace, trace_erased};
 
+use inspect::Edges;
 use mark_alive::Alive;
 use mark_reachable::Reachable;
 use marking::Marker;
@@ -70,6 +73,8 @@ pub(crate) const SUBTRACT: usize = 0;
 pub(crate) const MARK: usize = 1;
 /// Table slot of the `mark_alive` tracer.
 pub(crate) const ALIVE: usize = 2;
+/// Table slot of the introspection tracer (`Mutator::referents` and friends).
+pub(crate) const EDGES: usize = 3;
 
 /// The tracing functions of `T`, one per tracer kind, for its `TypeInfo`.
 pub(crate) const fn tracer_table<T: Trace>() -> [TraceFn; TRACER_KINDS] {
@@ -77,6 +82,7 @@ pub(crate) const fn tracer_table<T: Trace>() -> [TraceFn; TRACER_KINDS] {
         trace_erased::<T, SubtractRefs> as TraceFn,
         trace_erased::<T, Marker<Reachable>> as TraceFn,
         trace_erased::<T, Marker<Alive>> as TraceFn,
+        trace_erased::<T, Edges> as TraceFn,
     ]
 }
 
@@ -182,7 +188,29 @@ pub struct Collector {
     probe: Mutex<Option<Box<dyn MemoryProbe>>>,
     /// The worker threads of the pause.
     pool: Pool,
+    /// Callbacks on collection start and stop, with their ids; and the next id.
+    callbacks: Mutex<(u64, Vec<(u64, Callback)>)>,
+    /// Debug mode: keep garbage in `saved` instead of destroying it.
+    saveall: AtomicBool,
+    saved: Mutex<Vec<GcAny>>,
 }
+
+/// When a collection callback is called.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CollectionPhase {
+    /// Before the world stops; the statistics hold only the reason.
+    Start,
+    /// After the garbage was destroyed; the statistics are complete. Not called for a
+    /// collection abandoned because a `Trace` impl panicked.
+    Stop,
+}
+
+/// A collection callback (CPython's `gc.callbacks`).
+type Callback = std::sync::Arc<dyn Fn(CollectionPhase, &CollectionStats) + Send + Sync>;
+
+/// Identifies a callback for [`Collector::remove_callback`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct CallbackId(u64);
 
 pub(crate) static COLLECTOR: Collector = Collector {
     enabled: AtomicBool::new(true),
@@ -203,6 +231,9 @@ pub(crate) static COLLECTOR: Collector = Collector {
     trigger_state: TriggerState::new(),
     probe: Mutex::new(None),
     pool: Pool::new(),
+    callbacks: Mutex::new((0, Vec::new())),
+    saveall: AtomicBool::new(false),
+    saved: Mutex::new(Vec::new()),
 };
 
 thread_local! {
@@ -342,6 +373,80 @@ impl Collector {
         crate::warning::set_handler(handler);
     }
 
+    /// Calls `f` at the start and at the stop of every collection (CPython's `gc.callbacks`),
+    /// on the collecting thread, with the world running and no lock of the crate held but the
+    /// collection lock (so `f` may allocate, read objects through handles it owns, or even
+    /// collect; other threads' collections wait). A panic in `f` does not stop the
+    /// collection; it resumes when the collection is over.
+    pub fn add_callback(
+        &self,
+        f: impl Fn(CollectionPhase, &CollectionStats) + Send + Sync + 'static,
+    ) -> CallbackId {
+        let mut cbs = self
+            .callbacks
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        cbs.0 += 1;
+        let id = cbs.0;
+        cbs.1.push((id, std::sync::Arc::new(f)));
+        CallbackId(id)
+    }
+
+    /// Removes a callback; `false` if it was not registered.
+    pub fn remove_callback(&self, id: CallbackId) -> bool {
+        let mut cbs = self
+            .callbacks
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let before = cbs.1.len();
+        cbs.1.retain(|(i, _)| *i != id.0);
+        cbs.1.len() != before
+    }
+
+    /// Calls every callback; returns the first panic.
+    fn notify(
+        &self,
+        phase: CollectionPhase,
+        stats: &CollectionStats,
+    ) -> Option<Box<dyn std::any::Any + Send>> {
+        let cbs: Vec<Callback> = {
+            let cbs = self
+                .callbacks
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            cbs.1.iter().map(|(_, f)| f.clone()).collect()
+        };
+        let mut first = None;
+        for f in cbs {
+            if let Err(p) = catch_unwind(AssertUnwindSafe(|| f(phase, stats))) {
+                first.get_or_insert(p);
+            }
+        }
+        first
+    }
+
+    /// Debug mode (CPython's `gc.DEBUG_SAVEALL`): garbage that collections find is kept,
+    /// intact, instead of destroyed, for [`take_garbage`](Collector::take_garbage). Kept
+    /// objects are alive (the collector holds them), so later collections do not find them
+    /// again. `CollectionStats::collected` counts them as found.
+    pub fn set_debug_saveall(&self, on: bool) {
+        // Ordering: Relaxed; a setting read once per collection.
+        self.saveall.store(on, Ordering::Relaxed);
+    }
+
+    /// Whether garbage is kept instead of destroyed.
+    pub fn debug_saveall(&self) -> bool {
+        // Ordering: Relaxed; as above.
+        self.saveall.load(Ordering::Relaxed)
+    }
+
+    /// The garbage kept in debug mode so far (CPython's `gc.garbage`); the collector lets go
+    /// of it, so dropping the handles (and breaking their cycles) lets a later collection
+    /// free it.
+    pub fn take_garbage(&self) -> Vec<GcAny> {
+        core::mem::take(&mut *self.saved.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+
     /// The trigger's configuration.
     pub fn trigger(&self) -> TriggerConfig {
         *self.trigger.lock().unwrap_or_else(PoisonError::into_inner)
@@ -430,6 +535,7 @@ impl Collector {
         };
         state.stats.prefetch = state.use_prefetch;
         state.stats.workers = team.size();
+        let callback_panic = self.notify(CollectionPhase::Start, &state.stats);
 
         let requested = Instant::now();
         let stopped = runtime().world.stop(me);
@@ -464,14 +570,26 @@ impl Collector {
             resume_unwind(panic);
         }
         let t = Instant::now();
-        scan::prepare_garbage(&mut state, &team);
+        state.stats.collected = state.garbage.len();
+        let saved = if self.debug_saveall() {
+            // Kept intact (neither DEAD nor weak-cleared): handles taken while stopped.
+            Some(inspect::handles(&stopped, state.garbage.drain(..)))
+        } else {
+            scan::prepare_garbage(&mut state, &team);
+            None
+        };
         drop(stopped); // restart the world
         let restarted = Instant::now();
         state.stats.scan += restarted - t;
         state.stats.pause = restarted - requested;
         state.stats.objects = state.objects.len();
-        state.stats.collected = state.garbage.len();
         state.objects = Objects::default();
+        if let Some(saved) = saved {
+            self.saved
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .extend(saved);
+        }
 
         let panic = destroy::destroy_garbage(&mut state);
         state.stats.destroy = restarted.elapsed();
@@ -479,7 +597,9 @@ impl Collector {
         state.stats.total = start.elapsed();
         self.record(&state.stats);
         self.running.fetch_sub(1, Ordering::Relaxed);
-        if let Some(p) = panic {
+        let stop_panic = self.notify(CollectionPhase::Stop, &state.stats);
+        let callback_panic = callback_panic.or(stop_panic);
+        if let Some(p) = panic.or(callback_panic) {
             resume_unwind(p);
         }
         state.stats
