@@ -45,6 +45,7 @@ impl<T: Trace + Send + Sync + 'static> Info<T> {
         drop_value: drop_value::<T>,
         trace: tracer_table::<T>(),
         type_name: core::any::type_name::<T>,
+        finalize: None,
         type_id: core::any::TypeId::of::<T>,
         value_layout: Layout::new::<T>(),
         block_size: match header::block_size(Layout::new::<T>()) {
@@ -53,6 +54,52 @@ impl<T: Trace + Send + Sync + 'static> Info<T> {
         },
         leaf: !T::NEEDS_TRACE,
     };
+}
+
+/// The type table of a `T` allocated with [`Gc::new_finalized`]: `T`'s, with the finalizer.
+struct FinalizedInfo<T>(PhantomData<T>);
+
+impl<T: Finalize> FinalizedInfo<T> {
+    const TABLE: &'static TypeInfo = &TypeInfo {
+        finalize: Some(finalize_erased::<T>),
+        ..*Info::<T>::TABLE
+    };
+}
+
+/// Calls `T::finalize` on `obj`.
+///
+/// # Safety
+/// `obj` holds an initialised, not destroyed `T` that a strong reference held by the caller
+/// keeps alive for the call, and `m` is the calling thread's `&mut Mutator`.
+unsafe fn finalize_erased<T: Finalize>(obj: ObjRef, m: *mut ()) {
+    // A handle that borrows the caller's reference: never dropped.
+    let this = core::mem::ManuallyDrop::new(Gc::<T> {
+        obj,
+        _owns: PhantomData,
+    });
+    // SAFETY: by the contract, `m` is an exclusive `&mut Mutator`.
+    T::finalize(&this, unsafe { &mut *m.cast::<Mutator>() });
+}
+
+/// An opt-in hook that runs before the collector destroys an object it found to be garbage
+/// (CPython's `__del__` with PEP 442 semantics). Allocate such objects with
+/// [`Gc::new_finalized`].
+///
+/// * It runs at most once per object, on the collecting thread, with the world running and
+///   before any object of the garbage it belongs to is destroyed (its cycle included).
+/// * It gets a handle to the object and the mutator: it may read the object and others,
+///   allocate, and store handles anywhere. Storing one where live objects can reach it
+///   *resurrects* the object (and whatever it references): the collector then frees none of
+///   them, and the finalizer does not run again when the object dies later.
+/// * Weak references to the object are already cleared when it runs.
+/// * It does not run when the object dies by its count reaching zero (no cycle), nor in the
+///   save-all debug mode; `Drop` runs in every case.
+/// * A panic in it does not stop the collection; it resumes when the collection is over.
+pub trait Finalize: Trace + Send + Sync + 'static {
+    /// Called once, before the object is destroyed as part of garbage.
+    fn finalize(this: &Gc<Self>, m: &mut Mutator)
+    where
+        Self: Sized;
 }
 
 /// Drops the value of `obj` in place.
@@ -105,7 +152,15 @@ impl<T: Trace + Send + Sync + 'static> Gc<T> {
     /// tries once more. If that fails too, the error hands `value` back undropped, and
     /// nothing of the attempt is left in the heap or in the allocation count.
     pub fn try_new(m: &mut Mutator, value: T) -> Result<Gc<T>, AllocError<T>> {
-        let info = Info::<T>::TABLE;
+        Gc::try_new_with(m, value, Info::<T>::TABLE)
+    }
+
+    /// Allocates `value` with its type table `info`.
+    fn try_new_with(
+        m: &mut Mutator,
+        value: T,
+        info: &'static TypeInfo,
+    ) -> Result<Gc<T>, AllocError<T>> {
         const {
             assert!(
                 Info::<T>::TABLE.leaf || Info::<T>::TABLE.block_size <= MAX_GC_OBJECT,
@@ -187,6 +242,17 @@ impl<T> fmt::Display for AllocError<T> {
 
 impl<T> std::error::Error for AllocError<T> {}
 
+impl<T: Finalize> Gc<T> {
+    /// Allocates `value` like [`new`](Gc::new), with its [`Finalize`] hook armed: the
+    /// collector calls it once before destroying the object as garbage.
+    pub fn new_finalized(m: &mut Mutator, value: T) -> Gc<T> {
+        match Gc::try_new_with(m, value, FinalizedInfo::<T>::TABLE) {
+            Ok(gc) => gc,
+            Err(e) => handle_alloc_error(e.layout()),
+        }
+    }
+}
+
 impl<T> Gc<T> {
     /// Borrows the value. The borrow lives no longer than the handle and the mutator token, so
     /// no reference into the heap survives to this thread's next safepoint.
@@ -237,6 +303,31 @@ impl<T> Gc<T> {
     /// tracked.
     pub fn is_tracked(this: &Gc<T>) -> bool {
         !this.obj.header().info().leaf
+    }
+
+    /// Makes a weak reference and registers `callback` to run once when the object's weak
+    /// references are cleared: when its last handle is dropped (on that thread, after the
+    /// value is destroyed), or when a collection finds it to be garbage (on the collecting
+    /// thread, after the world restarts, before finalizers and destructors run). The callback
+    /// belongs to the object, not to the returned `Weak`: it runs even if that `Weak` was
+    /// dropped first. (Should the object's weak references already be cleared, it runs at
+    /// once.)
+    pub fn downgrade_with_callback(
+        this: &Gc<T>,
+        callback: impl FnOnce() + Send + 'static,
+    ) -> Weak<T> {
+        let weak = Gc::downgrade(this);
+        if let Some(f) = weak.slot.add_callback(Box::new(callback)) {
+            f();
+        }
+        weak
+    }
+
+    /// Whether the object's finalizer has run (CPython's `gc.is_finalized`); always `false`
+    /// for objects allocated without one.
+    pub fn is_finalized(this: &Gc<T>) -> bool {
+        // Ordering: Relaxed; a snapshot. The flag is set once, by the collecting thread.
+        this.obj.header().flags(Ordering::Relaxed) & flags::FINALIZED != 0
     }
 
     /// Makes a weak reference.

@@ -54,6 +54,9 @@ pub(crate) mod flags {
     /// Set by `Collector::freeze`: the collector neither scans nor collects the object.
     /// Changed only while the world is stopped.
     pub(crate) const FROZEN: usize = 1 << 2;
+    /// The object's finalizer has run (or is running); it never runs again. Set by the
+    /// collecting thread with the world running, before the call.
+    pub(crate) const FINALIZED: usize = 1 << 3;
     /// All flag bits (the `TypeInfo` alignment leaves six).
     pub(crate) const MASK: usize = 0x3f;
 }
@@ -88,6 +91,9 @@ pub(crate) struct TypeInfo {
     pub(crate) trace: [TraceFn; TRACER_KINDS],
     /// `core::any::type_name` of the value type, for messages.
     pub(crate) type_name: fn() -> &'static str,
+    /// The type's finalizer, if it has one ([`Finalize`](crate::Finalize)): called with the
+    /// object and a `*mut Mutator` (erased, so that the header needs nothing above it).
+    pub(crate) finalize: Option<unsafe fn(ObjRef, *mut ())>,
     /// `TypeId::of` the value type, for `GcAny::downcast`.
     pub(crate) type_id: fn() -> core::any::TypeId,
     /// Block size and alignment of the value.
@@ -313,6 +319,7 @@ mod tests {
         drop_value: no_drop,
         trace: [no_trace; TRACER_KINDS],
         type_name: name,
+        finalize: None,
         type_id: core::any::TypeId::of::<()>,
         value_layout: Layout::new::<()>(),
         block_size: HEADER_SIZE,
@@ -384,6 +391,7 @@ impl RefCount {
             drop_value: no_drop,
             trace: [no_trace; TRACER_KINDS],
             type_name: || "RefCount",
+            finalize: None,
             type_id: core::any::TypeId::of::<()>,
             value_layout: Layout::new::<()>(),
             block_size: HEADER_SIZE,

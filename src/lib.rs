@@ -129,7 +129,7 @@ pub use collector::{
     TriggerMode,
 };
 pub use ftgc_derive::Trace;
-pub use gc::{AllocError, Gc, GcAny, Root, Weak};
+pub use gc::{AllocError, Finalize, Gc, GcAny, Root, Weak};
 pub use mutator::Mutator;
 pub use trace::{ObjRef, Trace, Tracer};
 pub use warning::{Warning, WarningHandler};

@@ -112,7 +112,7 @@ impl Mutator {
     /// Resumes the first panic of a garbage destructor (after everything was destroyed), or
     /// of a `Trace` impl (the collection is then abandoned and nothing is freed).
     pub fn collect(&mut self) -> CollectionStats {
-        COLLECTOR.run(&self.ts, Reason::Manual)
+        COLLECTOR.run(self, Reason::Manual)
     }
 
     /// This thread's registry entry.
@@ -139,7 +139,7 @@ impl Mutator {
         size: usize,
         leaf: bool,
     ) -> Option<core::ptr::NonNull<u8>> {
-        COLLECTOR.run(&self.ts, Reason::OutOfMemory);
+        COLLECTOR.run(self, Reason::OutOfMemory);
         crate::heap::alloc(size, leaf)
     }
 
@@ -147,7 +147,7 @@ impl Mutator {
     /// surfaces at the allocation that triggered it.
     #[cold]
     fn collect_automatically(&mut self, reason: Reason) {
-        COLLECTOR.run(&self.ts, reason);
+        COLLECTOR.run(self, reason);
     }
 }
 

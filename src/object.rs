@@ -435,12 +435,21 @@ unsafe fn destroy_one(obj: ObjRef) {
     }
     debug_assert!(info.leaf || is_attached(), "{OFF_MUTATOR}");
     // SAFETY: the object is dying and owned by us.
-    unsafe { runtime().weak.clear(obj) };
-    let _free = FreeBlock(obj, info);
-    // Ordering: Acquire, paired with the collector's setting of DEAD during its pause (the
-    // restart's Release/Acquire also orders it).
-    if header.flags(Ordering::Acquire) & flags::DEAD == 0 {
-        // SAFETY: the value is initialised (not DEAD) and nobody else can reach it.
-        unsafe { (info.drop_value)(obj) };
+    let callbacks = unsafe { runtime().weak.clear(obj) };
+    let dropped = {
+        let _free = FreeBlock(obj, info);
+        // Ordering: Acquire, paired with the collector's setting of DEAD during its pause (the
+        // restart's Release/Acquire also orders it).
+        if header.flags(Ordering::Acquire) & flags::DEAD == 0 {
+            // SAFETY: the value is initialised (not DEAD) and nobody else can reach it.
+            catch_unwind(AssertUnwindSafe(|| unsafe { (info.drop_value)(obj) }))
+        } else {
+            Ok(())
+        }
+    };
+    // Weak-reference callbacks run once the object is gone, even if its destructor panicked.
+    let callback_panic = crate::weak::run_callbacks(callbacks);
+    if let Some(p) = dropped.err().or(callback_panic) {
+        resume_unwind(p);
     }
 }

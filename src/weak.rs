@@ -25,9 +25,14 @@ use crate::header::flags;
 use crate::sync::{self, Arc, Mutex, Ordering};
 use crate::trace::ObjRef;
 
+/// A weak-reference callback: runs once when the object's weak references are cleared.
+pub(crate) type WeakCallback = Box<dyn FnOnce() + Send>;
+
 /// The shared target of every `Weak` to one object.
 pub struct WeakSlot {
     target: Mutex<Option<ObjRef>>,
+    /// Callbacks to run when `target` is cleared (taken, under the slot lock, by `clear`).
+    callbacks: Mutex<Vec<WeakCallback>>,
 }
 
 impl WeakSlot {
@@ -35,6 +40,18 @@ impl WeakSlot {
     pub(crate) fn with_target<R>(&self, f: impl FnOnce(Option<ObjRef>) -> R) -> R {
         let g = sync::lock(&self.target);
         f(*g)
+    }
+
+    /// Adds a callback to run when the target is cleared; if it already is, returns the
+    /// callback to the caller, to run now.
+    pub(crate) fn add_callback(&self, f: WeakCallback) -> Option<WeakCallback> {
+        let target = sync::lock(&self.target);
+        if target.is_none() {
+            return Some(f);
+        }
+        // Lock order: slot target, then callbacks (as in `WeakTable::clear`).
+        sync::lock(&self.callbacks).push(f);
+        None
     }
 
     /// Whether the target has been cleared.
@@ -81,6 +98,7 @@ impl WeakTable {
             .or_insert_with(|| {
                 Arc::new(WeakSlot {
                     target: Mutex::new(Some(obj)),
+                    callbacks: Mutex::new(Vec::new()),
                 })
             })
             .clone();
@@ -90,19 +108,38 @@ impl WeakTable {
         slot
     }
 
-    /// Clears and forgets the slot of a dying object, if it has one.
+    /// Clears and forgets the slot of a dying object, if it has one. Returns the slot's
+    /// callbacks, for the caller to run once no lock is held (the collector: after the world
+    /// restarts).
     ///
     /// # Safety
     /// `obj` is dying: its count is 0 and the caller owns its destruction, or the world is
     /// stopped and the collector found it garbage.
-    pub(crate) unsafe fn clear(&self, obj: ObjRef) {
+    #[must_use]
+    pub(crate) unsafe fn clear(&self, obj: ObjRef) -> Vec<WeakCallback> {
         // Ordering: Acquire, paired with the Release in `slot`.
         if obj.header().flags(Ordering::Acquire) & flags::HAS_WEAK == 0 {
-            return;
+            return Vec::new();
         }
         let removed = sync::lock(self.shard(obj)).remove(&(obj.as_ptr() as usize));
-        if let Some(slot) = removed {
-            *sync::lock(&slot.target) = None;
+        match removed {
+            Some(slot) => {
+                let mut target = sync::lock(&slot.target);
+                *target = None;
+                core::mem::take(&mut *sync::lock(&slot.callbacks))
+            }
+            None => Vec::new(),
         }
     }
+}
+
+/// Runs weak-reference callbacks; returns the first panic (every callback runs).
+pub(crate) fn run_callbacks(callbacks: Vec<WeakCallback>) -> Option<Box<dyn std::any::Any + Send>> {
+    let mut first = None;
+    for f in callbacks {
+        if let Err(p) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+            first.get_or_insert(p);
+        }
+    }
+    first
 }

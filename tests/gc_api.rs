@@ -135,7 +135,11 @@ fn saveall_keeps_garbage_intact_for_the_embedder() {
     let weak = Gc::downgrade(&ring(&mut m, 3, &drops)[0]);
     let stats = m.collect();
     c.set_debug_saveall(false);
-    assert_eq!(stats.collected, 3, "found");
+    assert_eq!(
+        (stats.uncollectable, stats.collected),
+        (3, 0),
+        "found, kept"
+    );
     assert_eq!(drops.get(), 0, "but not destroyed");
     let garbage = c.take_garbage();
     assert_eq!(garbage.len(), 3);
@@ -157,4 +161,35 @@ fn saveall_keeps_garbage_intact_for_the_embedder() {
         3,
         "once let go, the cycle is collected normally"
     );
+}
+
+#[test]
+fn weak_callbacks_run_once_when_the_object_dies() {
+    let _s = serial();
+    let mut m = Mutator::new();
+    let drops = Drops::new();
+    let calls = Arc::new(Mutex::new(Vec::new()));
+
+    // Death by count: on this thread, after the value is gone.
+    let lone = Node::new(&mut m, 7, &drops);
+    let (log, d) = (calls.clone(), drops.clone());
+    let weak =
+        Gc::downgrade_with_callback(&lone, move || log.lock().unwrap().push(("lone", d.get())));
+    drop(weak); // the callback belongs to the object, not to this Weak
+    drop(lone);
+    assert_eq!(*calls.lock().unwrap(), [("lone", 1)]);
+
+    // Found garbage: after the world restarts, before the destructors.
+    let cycle = ring(&mut m, 3, &drops);
+    let (log, d) = (calls.clone(), drops.clone());
+    let weak = Gc::downgrade_with_callback(&cycle[1], move || {
+        log.lock().unwrap().push(("cycle", d.get()));
+    });
+    drop(cycle);
+    m.collect();
+    assert_eq!(*calls.lock().unwrap(), [("lone", 1), ("cycle", 1)]);
+    assert_eq!(drops.get(), 4);
+    assert!(weak.upgrade(&m).is_none());
+    m.collect();
+    assert_eq!(calls.lock().unwrap().len(), 2, "once");
 }

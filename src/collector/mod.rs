@@ -29,6 +29,7 @@
 //! collecting thread.
 
 mod destroy;
+mod finalize;
 mod inspect;
 mod mark_alive;
 mod mark_reachable;
@@ -55,6 +56,7 @@ use std::time::{Duration, Instant};
 
 use crate::gc::GcAny;
 use crate::header::{TRACER_KINDS, TraceFn};
+use crate::mutator::Mutator;
 use crate::object::{self, runtime};
 use crate::stw::ThreadState;
 use crate::trace::{ObjRef, Trace, trace_erased};
@@ -119,6 +121,14 @@ pub struct CollectionStats {
     pub candidates: usize,
     /// Garbage objects found and destroyed.
     pub collected: usize,
+    /// Garbage objects found and kept, intact, by the save-all debug mode
+    /// ([`Collector::set_debug_saveall`]).
+    pub uncollectable: usize,
+    /// Finalizers run ([`Finalize`](crate::Finalize)).
+    pub finalized: usize,
+    /// Passes over the heap: more than 1 when finalizers ran (the objects they could have
+    /// resurrected are only destroyed by a later pass that finds them still garbage).
+    pub passes: usize,
     /// Time from the request until every other mutator was parked.
     pub stop_time: Duration,
     /// Time the world was stopped (from the request to the restart).
@@ -141,6 +151,29 @@ pub struct CollectionStats {
     pub destroy: Duration,
     /// The whole collection, from the call to the return.
     pub total: Duration,
+}
+
+impl CollectionStats {
+    /// Adds one pass: times and counts of destroyed, kept and finalized objects add up; the
+    /// heap's census (objects, alive, candidates) is the last pass's.
+    fn add_pass(&mut self, pass: &CollectionStats) {
+        self.passes += 1;
+        self.objects = pass.objects;
+        self.alive = pass.alive;
+        self.candidates = pass.candidates;
+        self.prefetch = pass.prefetch;
+        self.collected += pass.collected;
+        self.uncollectable += pass.uncollectable;
+        self.finalized += pass.finalized;
+        self.stop_time += pass.stop_time;
+        self.pause += pass.pause;
+        self.walk += pass.walk;
+        self.mark_alive += pass.mark_alive;
+        self.update_refs += pass.update_refs;
+        self.mark_reachable += pass.mark_reachable;
+        self.scan += pass.scan;
+        self.destroy += pass.destroy;
+    }
 }
 
 /// Totals over every collection since the process started.
@@ -241,6 +274,20 @@ thread_local! {
     static IN_COLLECTION: Cell<bool> = const { Cell::new(false) };
 }
 
+/// Most passes one collection runs: finalizers may create new garbage with finalizers, which
+/// the next pass finalizes; what is left after the last pass waits for the next collection.
+const MAX_PASSES: usize = 3;
+
+/// What a pass does with the garbage it found, besides destroying it.
+enum Kept {
+    /// Destroy it (the normal case).
+    Nothing,
+    /// Save-all debug mode: keep it for `take_garbage`.
+    Saved(Vec<GcAny>),
+    /// Some of it has finalizers to run: run them, destroy nothing; the next pass decides.
+    ToFinalize(Vec<GcAny>),
+}
+
 /// The collection lock held by the outermost collection on this thread.
 pub(super) struct Serial<'a>(Option<MutexGuard<'a, ()>>);
 
@@ -262,6 +309,8 @@ pub(crate) struct CollectionState {
     garbage: Vec<ObjRef>,
     /// Marking uses the prefetch buffer.
     use_prefetch: bool,
+    /// Callbacks of the weak references the pass cleared, run after the restart.
+    weak_callbacks: Vec<crate::weak::WeakCallback>,
     stats: CollectionStats,
 }
 
@@ -513,29 +562,74 @@ impl Collector {
         }
     }
 
-    /// Runs one full collection on the calling thread, an attached mutator whose state is
-    /// `me`.
-    pub(crate) fn run(&self, me: &ThreadState, reason: Reason) -> CollectionStats {
-        let start = Instant::now();
-        let _serial = self.serialise(me);
-        self.running.fetch_add(1, Ordering::Relaxed);
-        object::drain_releases();
+    /// Runs one full collection on the calling thread, an attached mutator: one pass, or up to
+    /// [`MAX_PASSES`] when passes find garbage with finalizers to run (each such pass
+    /// finalizes and destroys nothing; the next one finds what is still garbage).
+    pub(crate) fn run(&self, m: &mut Mutator, reason: Reason) -> CollectionStats {
+        /// Counts the collection as running until it returns or unwinds.
+        struct Running<'a>(&'a AtomicUsize);
+        impl Drop for Running<'_> {
+            fn drop(&mut self) {
+                // Ordering: Relaxed; a heuristic for the trigger.
+                self.0.fetch_sub(1, Ordering::Relaxed);
+            }
+        }
 
+        let start = Instant::now();
+        let _serial = self.serialise(m.thread_state());
+        // Ordering: Relaxed; as above.
+        self.running.fetch_add(1, Ordering::Relaxed);
+        let _running = Running(&self.running);
         let team = self.pool.team();
+        let mut stats = CollectionStats {
+            reason,
+            workers: team.size(),
+            ..CollectionStats::default()
+        };
+        let mut callback_panic = self.notify(CollectionPhase::Start, &stats);
+        let mut panic = None;
+        for _ in 0..MAX_PASSES {
+            let (pass, pass_panic) = self.pass(m, &team, reason);
+            stats.add_pass(&pass);
+            panic = panic.or(pass_panic);
+            if pass.finalized == 0 {
+                break;
+            }
+        }
+        stats.total = start.elapsed();
+        self.record(&stats);
+        callback_panic = callback_panic.or(self.notify(CollectionPhase::Stop, &stats));
+        if let Some(p) = panic.or(callback_panic) {
+            resume_unwind(p);
+        }
+        stats
+    }
+
+    /// One pass: drain the release queue, stop the world, find the garbage, restart, then
+    /// destroy it (or keep it in save-all mode, or finalize it). Returns the first panic of a
+    /// destructor or finalizer; a panic of a phase abandons the pass and resumes at once.
+    fn pass(
+        &self,
+        m: &mut Mutator,
+        team: &workers::Team,
+        reason: Reason,
+    ) -> (CollectionStats, Option<Box<dyn std::any::Any + Send>>) {
+        let me = m.thread_state();
+        object::drain_releases();
         let mut state = CollectionState {
             objects: Objects::default(),
             stack: Vec::new(),
             garbage: Vec::new(),
+            weak_callbacks: Vec::new(),
             use_prefetch: self.prefetch_threshold() == 0
                 || self.long_lived() > self.prefetch_threshold(),
             stats: CollectionStats {
                 reason,
+                workers: team.size(),
                 ..CollectionStats::default()
             },
         };
         state.stats.prefetch = state.use_prefetch;
-        state.stats.workers = team.size();
-        let callback_panic = self.notify(CollectionPhase::Start, &state.stats);
 
         let requested = Instant::now();
         let stopped = runtime().world.stop(me);
@@ -552,31 +646,34 @@ impl Collector {
                 d
             };
             let capacity = self.long_lived() + self.long_lived() / 8 + 1024;
-            state.objects = walk::walk(&stopped, &team, capacity);
+            state.objects = walk::walk(&stopped, team, capacity);
             state.stats.walk = lap(&mut t);
-            mark_alive::mark_alive(&mut state, &team);
+            mark_alive::mark_alive(&mut state, team);
             state.stats.mark_alive = lap(&mut t);
-            update_refs::update_refs(&mut state, &team);
+            update_refs::update_refs(&mut state, team);
             state.stats.update_refs = lap(&mut t);
-            mark_reachable::mark_reachable(&mut state, &team);
+            mark_reachable::mark_reachable(&mut state, team);
             state.stats.mark_reachable = lap(&mut t);
-            scan::scan(&mut state, &team);
+            scan::scan(&mut state, team);
             state.stats.scan = lap(&mut t);
         }));
         if let Err(panic) = phases {
-            scan::reset(&state, &team);
+            scan::reset(&state, team);
             drop(stopped);
-            self.running.fetch_sub(1, Ordering::Relaxed);
             resume_unwind(panic);
         }
         let t = Instant::now();
-        state.stats.collected = state.garbage.len();
-        let saved = if self.debug_saveall() {
+        let kept = if self.debug_saveall() {
             // Kept intact (neither DEAD nor weak-cleared): handles taken while stopped.
-            Some(inspect::handles(&stopped, state.garbage.drain(..)))
+            state.stats.uncollectable = state.garbage.len();
+            Kept::Saved(inspect::handles(&stopped, state.garbage.drain(..)))
+        } else if finalize::pending(&state.garbage) {
+            let garbage = core::mem::take(&mut state.garbage);
+            Kept::ToFinalize(finalize::hold(&stopped, garbage, &mut state.weak_callbacks))
         } else {
-            scan::prepare_garbage(&mut state, &team);
-            None
+            state.stats.collected = state.garbage.len();
+            scan::prepare_garbage(&mut state, team);
+            Kept::Nothing
         };
         drop(stopped); // restart the world
         let restarted = Instant::now();
@@ -584,25 +681,30 @@ impl Collector {
         state.stats.pause = restarted - requested;
         state.stats.objects = state.objects.len();
         state.objects = Objects::default();
-        if let Some(saved) = saved {
-            self.saved
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .extend(saved);
-        }
 
-        let panic = destroy::destroy_garbage(&mut state);
+        // Weak-reference callbacks of the garbage, with the world running, before finalizers
+        // and destructors.
+        let callbacks = core::mem::take(&mut state.weak_callbacks);
+        let callback_panic = crate::weak::run_callbacks(callbacks);
+        let panic = match kept {
+            Kept::Saved(saved) => {
+                self.saved
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .extend(saved);
+                None
+            }
+            Kept::ToFinalize(held) => {
+                let (finalized, panic) = finalize::run(m, held);
+                state.stats.finalized = finalized;
+                panic
+            }
+            Kept::Nothing => destroy::destroy_garbage(&mut state),
+        };
+        let panic = callback_panic.or(panic);
         state.stats.destroy = restarted.elapsed();
         self.reset_trigger();
-        state.stats.total = start.elapsed();
-        self.record(&state.stats);
-        self.running.fetch_sub(1, Ordering::Relaxed);
-        let stop_panic = self.notify(CollectionPhase::Stop, &state.stats);
-        let callback_panic = callback_panic.or(stop_panic);
-        if let Some(p) = panic.or(callback_panic) {
-            resume_unwind(p);
-        }
-        state.stats
+        (state.stats, panic)
     }
 
     /// Takes the collection lock, waiting detached (so that the collection in progress can

@@ -68,7 +68,8 @@ pub(super) fn prepare_garbage(state: &mut CollectionState, team: &Team) {
     let weak = &runtime().weak;
     let pieces: Vec<&[ObjRef]> = state.garbage.chunks(GARBAGE_PER_PIECE).collect();
     let chunks = Chunks::new(pieces.len(), team.size());
-    team.run(|me| {
+    let callbacks = team.run(|me| {
+        let mut callbacks = Vec::new();
         while let Some(i) = chunks.next(me) {
             for &obj in pieces[i] {
                 let header = obj.header();
@@ -77,8 +78,10 @@ pub(super) fn prepare_garbage(state: &mut CollectionState, team: &Team) {
                 // every mutator, this also covers threads that never stopped (non-mutators).
                 header.set_flags(flags::DEAD, Ordering::Release);
                 // SAFETY: the world is stopped and the collector found `obj` garbage.
-                unsafe { weak.clear(obj) };
+                callbacks.extend(unsafe { weak.clear(obj) });
             }
         }
+        callbacks
     });
+    state.weak_callbacks.extend(callbacks.into_iter().flatten());
 }

@@ -1,0 +1,86 @@
+//! Finalizers (CPython's PEP 442), between passes, with the world running.
+//!
+//! A pass whose garbage includes objects with a [`Finalize`](crate::Finalize) hook that has not
+//! run destroys nothing. With the world still stopped it clears the weak slots of all that
+//! garbage (so no `Weak::upgrade` reaches it) and takes a strong handle to each object. With the
+//! world running, the collecting thread marks each such object `FINALIZED` and calls its hook,
+//! which may read the object and others, allocate, and store handles anywhere (resurrection).
+//! Then it lets go of the handles, and the collection runs another pass. That pass destroys
+//! what is still garbage and keeps what a finalizer made reachable again. A hook runs at most
+//! once per object, so a resurrected object that dies again is destroyed without a second
+//! call.
+//!
+//! CPython re-checks only the unreachable set for resurrection. Here the check is a whole
+//! second pass. That is simpler and cannot miss a reference, at the cost of a second heap walk
+//! whenever finalizers ran.
+
+use std::any::Any;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::atomic::Ordering;
+
+use crate::gc::GcAny;
+use crate::header::flags;
+use crate::mutator::Mutator;
+use crate::object::{destruction_scope, runtime};
+use crate::stw::WorldStopped;
+use crate::trace::ObjRef;
+use crate::weak::WeakCallback;
+
+/// Whether `obj` has a finalizer that has not run.
+fn unfinalized(obj: ObjRef) -> bool {
+    let header = obj.header();
+    // Ordering: Relaxed; FINALIZED is only set by the collecting thread, which holds the
+    // collection lock, and this runs under the same lock.
+    header.info().finalize.is_some() && header.flags(Ordering::Relaxed) & flags::FINALIZED == 0
+}
+
+/// Whether some of `garbage` has a finalizer to run.
+pub(super) fn pending(garbage: &[ObjRef]) -> bool {
+    garbage.iter().any(|&obj| unfinalized(obj))
+}
+
+/// With the world stopped: clears the weak slots of the garbage (their callbacks go to
+/// `callbacks`, to run after the restart) and takes a handle to each object, so that it
+/// survives until the finalizers have run.
+pub(super) fn hold(
+    stopped: &WorldStopped<'_>,
+    garbage: Vec<ObjRef>,
+    callbacks: &mut Vec<WeakCallback>,
+) -> Vec<GcAny> {
+    let weak = &runtime().weak;
+    for &obj in &garbage {
+        // SAFETY: the world is stopped (witness) and the collector found `obj` garbage.
+        callbacks.extend(unsafe { weak.clear(obj) });
+    }
+    super::inspect::handles(stopped, garbage)
+}
+
+/// With the world running: runs each pending finalizer once, then lets go of the handles
+/// (destroying the objects only they kept alive). Returns how many finalizers ran and the
+/// first panic of a finalizer or destructor; every finalizer runs regardless.
+pub(super) fn run(m: &mut Mutator, held: Vec<GcAny>) -> (usize, Option<Box<dyn Any + Send>>) {
+    let mut ran = 0;
+    let mut first = None;
+    for obj in &held {
+        let obj = obj.obj();
+        if !unfinalized(obj) {
+            continue;
+        }
+        // Ordering: Relaxed; only this thread reads it before the next pass, which this thread
+        // runs.
+        obj.header().set_flags(flags::FINALIZED, Ordering::Relaxed);
+        let Some(finalize) = obj.header().info().finalize else {
+            continue;
+        };
+        ran += 1;
+        let m: *mut Mutator = &mut *m;
+        // SAFETY: `obj` is alive and not DEAD (a handle in `held` keeps it so, and only the
+        // collector sets DEAD); `finalize` is the erased hook of its own type, and `m` is this
+        // thread's mutator, exclusively borrowed for the call.
+        if let Err(p) = catch_unwind(AssertUnwindSafe(|| unsafe { finalize(obj, m.cast()) })) {
+            first.get_or_insert(p);
+        }
+    }
+    let panic = destruction_scope(|| drop(held));
+    (ran, first.or(panic))
+}
