@@ -1,7 +1,7 @@
 //! Warnings: conditions the collector survives but the embedder should hear about.
 //!
-//! They go to one process-wide handler, standard error by default, so that a runtime can route
-//! them to its own log. The handler is called with no lock of the crate held, so it may do
+//! They go to one process-wide handler, standard error by default (the `log` crate at warn
+//! level with the `log` feature), so that a runtime can route them to its own log. The handler is called with no lock of the crate held, so it may do
 //! anything, including using handles and registering a mutator.
 //!
 //! Not a modelled protocol: plain `std` locks, also under loom (where no warning is raised).
@@ -66,6 +66,9 @@ pub(crate) fn emit(w: Warning) {
     let handler = HANDLER.read().unwrap_or_else(PoisonError::into_inner);
     match &*handler {
         Some(h) => h(&w),
+        #[cfg(feature = "log")]
+        None => log::warn!(target: "ftgc", "{w}"),
+        #[cfg(not(feature = "log"))]
         None => eprintln!("{w}"),
     }
 }

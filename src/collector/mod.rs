@@ -598,6 +598,18 @@ impl Collector {
         }
         stats.total = start.elapsed();
         self.record(&stats);
+        #[cfg(feature = "log")]
+        log::debug!(
+            target: "ftgc",
+            "collection ({:?}): {} objects, {} collected, {} finalized, pause {:?}, total {:?}, {} worker(s)",
+            stats.reason,
+            stats.objects,
+            stats.collected,
+            stats.finalized,
+            stats.pause,
+            stats.total,
+            stats.workers
+        );
         callback_panic = callback_panic.or(self.notify(CollectionPhase::Stop, &stats));
         if let Some(p) = panic.or(callback_panic) {
             resume_unwind(p);
