@@ -1,0 +1,177 @@
+//! The `gc-` builtins: the collector's API as a Lisp program sees it, after Python's `gc`
+//! module.
+//!
+//! | builtin                | does                                                        |
+//! |------------------------|-------------------------------------------------------------|
+//! | `(gc-collect)`         | a full collection; returns the number of objects collected  |
+//! | `(gc-enable)`          | turns automatic collection on                               |
+//! | `(gc-disable)`         | turns it off; returns whether it was on                     |
+//! | `(gc-enabled?)`        | whether it is on                                            |
+//! | `(gc-threshold)`       | the allocation threshold                                    |
+//! | `(gc-set-threshold n)` | sets it (0 turns automatic collection off)                  |
+//! | `(gc-count)`           | net new objects since the last collection                   |
+//! | `(gc-stats)`           | the last collection's statistics, a dict (`()` before any)  |
+//! | `(gc-totals)`          | totals over every collection, a dict                        |
+//! | `(gc-freeze)`          | freezes every live object; returns how many                 |
+//! | `(gc-unfreeze)`        | unfreezes them; returns how many                            |
+//! | `(gc-freeze-count)`    | the number of frozen objects                                |
+//! | `(gc-workers)`         | threads a collection's pause runs on                        |
+//! | `(gc-set-workers n)`   | sets them (0: one per core)                                 |
+//!
+//! Durations are floats, in milliseconds. Finalizers, callbacks and referrers will add their
+//! builtins here.
+
+use std::time::Duration;
+
+use ftgc::{Reason, collector};
+
+use super::builtins::{Arity::Exact, Builtin, int, new_dict};
+use super::value::Value;
+use super::{Error, R, Vm};
+
+/// The table, bound at startup with the others.
+pub static GC: &[Builtin] = &[
+    Builtin {
+        name: "gc-collect",
+        arity: Exact(0),
+        f: |vm, _| Ok(int(vm.m.collect().collected)),
+    },
+    Builtin {
+        name: "gc-enable",
+        arity: Exact(0),
+        f: |_, _| {
+            collector().enable();
+            Ok(Value::Nil)
+        },
+    },
+    Builtin {
+        name: "gc-disable",
+        arity: Exact(0),
+        f: |_, _| Ok(Value::Bool(collector().disable())),
+    },
+    Builtin {
+        name: "gc-enabled?",
+        arity: Exact(0),
+        f: |_, _| Ok(Value::Bool(collector().is_enabled())),
+    },
+    Builtin {
+        name: "gc-threshold",
+        arity: Exact(0),
+        f: |_, _| Ok(int(collector().threshold())),
+    },
+    Builtin {
+        name: "gc-set-threshold",
+        arity: Exact(1),
+        f: |_, a| {
+            collector().set_threshold(count(&a[0])?);
+            Ok(Value::Nil)
+        },
+    },
+    Builtin {
+        name: "gc-count",
+        arity: Exact(0),
+        f: |_, _| Ok(int(collector().count())),
+    },
+    Builtin {
+        name: "gc-stats",
+        arity: Exact(0),
+        f: stats,
+    },
+    Builtin {
+        name: "gc-totals",
+        arity: Exact(0),
+        f: totals,
+    },
+    Builtin {
+        name: "gc-freeze",
+        arity: Exact(0),
+        f: |vm, _| Ok(int(vm.m.freeze())),
+    },
+    Builtin {
+        name: "gc-unfreeze",
+        arity: Exact(0),
+        f: |vm, _| Ok(int(vm.m.unfreeze())),
+    },
+    Builtin {
+        name: "gc-freeze-count",
+        arity: Exact(0),
+        f: |vm, _| Ok(int(vm.m.freeze_count())),
+    },
+    Builtin {
+        name: "gc-workers",
+        arity: Exact(0),
+        f: |_, _| Ok(int(collector().workers())),
+    },
+    Builtin {
+        name: "gc-set-workers",
+        arity: Exact(1),
+        f: |_, a| {
+            collector().set_workers(count(&a[0])?);
+            Ok(Value::Nil)
+        },
+    },
+];
+
+fn count(v: &Value) -> R<usize> {
+    match v {
+        Value::Int(i) => usize::try_from(*i).map_err(|_| Error::new("expected a count >= 0")),
+        other => Err(Error::new(format!(
+            "expected a count, got {}",
+            other.type_name()
+        ))),
+    }
+}
+
+fn ms(d: Duration) -> Value {
+    Value::Float(d.as_secs_f64() * 1e3)
+}
+
+/// `(gc-stats)`: the last collection's [`ftgc::CollectionStats`], as a dict keyed by symbols.
+fn stats(vm: &mut Vm, _: &[Value]) -> R<Value> {
+    let Some(s) = collector().last_stats() else {
+        return Ok(Value::Nil);
+    };
+    let reason = match s.reason {
+        Reason::Manual => "manual",
+        Reason::Allocations => "allocations",
+        Reason::MemoryGrowth => "memory-growth",
+        Reason::DeferralCap => "deferral-cap",
+        Reason::HeapGrowth => "heap-growth",
+        Reason::ProbeFailed => "probe-failed",
+        Reason::OutOfMemory => "out-of-memory",
+    };
+    let reason = Value::Sym(vm.intern(reason));
+    let entries = vec![
+        ("reason", reason),
+        ("objects", int(s.objects)),
+        ("alive", int(s.alive)),
+        ("candidates", int(s.candidates)),
+        ("collected", int(s.collected)),
+        ("workers", int(s.workers)),
+        ("prefetch", Value::Bool(s.prefetch)),
+        ("stop-ms", ms(s.stop_time)),
+        ("pause-ms", ms(s.pause)),
+        ("walk-ms", ms(s.walk)),
+        ("mark-alive-ms", ms(s.mark_alive)),
+        ("update-refs-ms", ms(s.update_refs)),
+        ("mark-reachable-ms", ms(s.mark_reachable)),
+        ("scan-ms", ms(s.scan)),
+        ("destroy-ms", ms(s.destroy)),
+        ("total-ms", ms(s.total)),
+    ];
+    Ok(new_dict(vm, entries))
+}
+
+/// `(gc-totals)`: [`ftgc::Totals`], as a dict keyed by symbols.
+fn totals(vm: &mut Vm, _: &[Value]) -> R<Value> {
+    let t = collector().totals();
+    let clamp = |n: u64| Value::Int(i64::try_from(n).unwrap_or(i64::MAX));
+    let entries = vec![
+        ("collections", clamp(t.collections)),
+        ("collected", clamp(t.collected)),
+        ("pause-ms", ms(t.pause)),
+        ("max-pause-ms", ms(t.max_pause)),
+        ("deferrals", clamp(t.deferrals)),
+    ];
+    Ok(new_dict(vm, entries))
+}
