@@ -141,6 +141,7 @@ impl<T: ?Sized> DerefMut for GcMutexGuard<'_, T> {
 // write is in progress and none happens during the pause.
 unsafe impl<T: Trace + ?Sized> Trace for GcMutex<T> {
     const NEEDS_TRACE: bool = T::NEEDS_TRACE;
+    const HOLDS_HANDLES: bool = T::HOLDS_HANDLES;
 
     #[inline]
     fn trace<V: Tracer>(&self, tracer: &mut V) {

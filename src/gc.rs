@@ -408,8 +408,16 @@ impl<T> Ord for Gc<T> {
 
 // SAFETY: a handle reports exactly the one reference it owns (once), and nothing when the
 // target can never be scanned (a leaf type never lives in the walked heap).
+//
+// `NEEDS_TRACE`: a cycle can pass through a handle only if its target can hold handles. The
+// exact condition, `T::NEEDS_TRACE`, would make recursive types (`Node` holding
+// `Option<Gc<Node>>`) a cycle of constants; `T::HOLDS_HANDLES` is its over-approximation that
+// never looks through a `Gc`. So an object that holds only handles to leaf values (an item
+// naming a `Gc<String>`) is a leaf itself, which CPython gets by untracking tuples of atomic
+// objects.
 unsafe impl<T: Trace> Trace for Gc<T> {
-    const NEEDS_TRACE: bool = true;
+    const NEEDS_TRACE: bool = T::HOLDS_HANDLES;
+    const HOLDS_HANDLES: bool = true;
 
     #[inline]
     fn trace<V: Tracer>(&self, tracer: &mut V) {
@@ -612,6 +620,7 @@ impl<T> fmt::Debug for Weak<T> {
 // SAFETY: a weak reference is not a reference the collector must count: it reports nothing.
 unsafe impl<T> Trace for Weak<T> {
     const NEEDS_TRACE: bool = false;
+    const HOLDS_HANDLES: bool = false;
     #[inline]
     fn trace<V: Tracer>(&self, _tracer: &mut V) {}
 }
@@ -633,15 +642,20 @@ unsafe impl<T> Trace for Weak<T> {
 ///
 /// #[derive(Trace)]
 /// struct Module {
-///     globals: GcMutex<Vec<Gc<String>>>,
+///     name: Gc<String>,
+///     imports: GcMutex<Vec<Gc<Module>>>,
 /// }
 ///
 /// let mut m = Mutator::new();
-/// let main = Root::new(Gc::new(&mut m, Module { globals: GcMutex::new(Vec::new()) }));
-/// let hello = Gc::new(&mut m, "hello".to_string());
-/// main.get(&m).globals.lock().push(hello);
+/// let mut module = |m: &mut Mutator, name: &str| {
+///     let name = Gc::new(m, name.to_string());
+///     Gc::new(m, Module { name, imports: GcMutex::new(Vec::new()) })
+/// };
+/// let main = Root::new(module(&mut m, "main"));
+/// let os = module(&mut m, "os");
+/// main.get(&m).imports.lock().push(os);
 /// let stats = m.collect();
-/// assert!(stats.alive >= 1); // the module was marked alive from its root
+/// assert!(stats.alive >= 2); // both modules were marked alive from the root
 /// ```
 pub struct Root<T> {
     gc: Gc<T>,

@@ -50,9 +50,17 @@ pub struct ObjRef(pub(crate) NonNull<Header>);
 /// the leaf heap that the collector never walks. Setting it to `false` for a type that does
 /// hold handles only leaks (those handles become outside references).
 pub unsafe trait Trace {
-    /// `false` if no value of this type can ever own a `Gc` handle (numbers, strings, ...).
-    /// Such values are allocated in the leaf heap and never scanned.
+    /// `false` if no value of this type can be part of a cycle: it owns no `Gc` handle, or only
+    /// handles to values that hold none (`Gc<String>`). Such values are allocated in the leaf
+    /// heap and never scanned.
     const NEEDS_TRACE: bool = true;
+
+    /// `false` if no value of this type can own a `Gc` handle at all, even to a leaf value.
+    /// `Gc<T>` is scanned only when `T::HOLDS_HANDLES` (its `NEEDS_TRACE` is this). Unlike
+    /// `NEEDS_TRACE`, it never looks through a `Gc`, so recursive types do not make it a cycle
+    /// of constants. `true` (the default) is always safe; `false` for a type that does hold
+    /// handles only leaks, as for `NEEDS_TRACE`.
+    const HOLDS_HANDLES: bool = true;
 
     /// Reports every `Gc` handle this value owns to `tracer`, by calling `trace` on each field
     /// that may hold one.

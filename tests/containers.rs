@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap, HashSet, LinkedL
 use std::sync::{Mutex, OnceLock, RwLock};
 
 use common::{DropToken, Drops};
-use ftgc::{Gc, Mutator, Trace};
+use ftgc::{Gc, GcMutex, Mutator, Trace};
 
 /// Declares a node type `$name` whose handles sit inside a `$ty` (which names `$name`), builds
 /// a ⇄ b through it, drops both, collects, and checks that both were freed.
@@ -171,4 +171,79 @@ fn a_gc_mutex_is_traced_without_locking_even_with_a_leaked_guard() {
     // The collector reads the contents directly: the self-cycle is found and freed.
     m.collect();
     assert_eq!(drops.get(), 1);
+}
+
+/// Holds handles, but only to leaf values: it can never be part of a cycle.
+#[derive(Trace)]
+struct Item {
+    value: u64,
+    name: Gc<String>,
+    tags: Vec<Gc<Vec<u8>>>,
+}
+
+/// Mutually recursive through `Gc`: tracked.
+#[derive(Trace)]
+struct Left {
+    right: GcMutex<Option<Gc<Right>>>,
+}
+
+#[derive(Trace)]
+struct Right {
+    left: Option<Gc<Left>>,
+    name: Gc<String>,
+}
+
+#[test]
+fn objects_holding_only_leaf_handles_are_untracked_leaves() {
+    const { assert!(!<Item as Trace>::NEEDS_TRACE && <Item as Trace>::HOLDS_HANDLES) };
+    const { assert!(<Left as Trace>::NEEDS_TRACE && <Right as Trace>::NEEDS_TRACE) };
+    let mut m = Mutator::new();
+    let name = Gc::new(&mut m, "item".to_string());
+    let tag = Gc::new(&mut m, vec![1u8]);
+    let item = Gc::new(
+        &mut m,
+        Item {
+            value: 1,
+            name: name.clone(),
+            tags: vec![tag],
+        },
+    );
+    assert!(
+        !Gc::is_tracked(&item),
+        "CPython untracks tuples of atomic objects likewise"
+    );
+    // A list of such items is one tracked object whose elements the collector never visits.
+    let list = Gc::new(&mut m, GcMutex::new(vec![item.clone(); 1000]));
+    assert!(Gc::is_tracked(&list));
+    assert!(
+        m.referents(&ftgc::GcAny::from(list.clone())).is_empty(),
+        "untracked items are not reported"
+    );
+    drop((list, item));
+    assert_eq!(Gc::strong_count(&name), 1, "the items died with the list");
+
+    // Mutually recursive types stay tracked, and their cycles are collected.
+    let name = Gc::new(&mut m, "right".to_string());
+    let left = Gc::new(
+        &mut m,
+        Left {
+            right: GcMutex::new(None),
+        },
+    );
+    let right = Gc::new(
+        &mut m,
+        Right {
+            left: Some(left.clone()),
+            name: name.clone(),
+        },
+    );
+    *left.get(&m).right.lock() = Some(right);
+    assert!(Gc::is_tracked(&left));
+    drop(left);
+    m.collect();
+    assert_eq!(
+        Gc::strong_count(&name),
+        1,
+        "the Left/Right cycle was collected"
+    );
 }

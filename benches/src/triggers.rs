@@ -19,10 +19,49 @@ use ftgc::{Gc, GcMutex, Mutator, Trace, TriggerConfig, TriggerMode};
 
 use crate::run::{Stat, peak_rss_mib, stat};
 
+/// Holds only a handle to a leaf (a string): never part of a cycle, so an untracked leaf
+/// object itself, as CPython untracks a tuple of strings.
 #[derive(Trace)]
 struct Item {
     value: u64,
     name: Gc<String>,
+}
+
+/// The same, with a field that could hold a handle to another item (always `None` here): a
+/// tracked object, which every collection walks.
+#[derive(Trace)]
+struct TrackedItem {
+    value: u64,
+    name: Gc<String>,
+    next: Option<Gc<TrackedItem>>,
+}
+
+/// A list-append item.
+trait Appended: Trace + Send + Sync + 'static {
+    fn new(value: u64, name: Gc<String>) -> Self;
+    fn value(&self) -> u64;
+}
+
+impl Appended for Item {
+    fn new(value: u64, name: Gc<String>) -> Self {
+        Item { value, name }
+    }
+    fn value(&self) -> u64 {
+        self.value
+    }
+}
+
+impl Appended for TrackedItem {
+    fn new(value: u64, name: Gc<String>) -> Self {
+        TrackedItem {
+            value,
+            name,
+            next: None,
+        }
+    }
+    fn value(&self) -> u64 {
+        self.value
+    }
 }
 
 #[derive(Trace)]
@@ -75,7 +114,7 @@ fn reset_peak() {
 }
 
 /// One list-append run: (seconds, collections, deferrals).
-fn list_append(m: &mut Mutator, n: usize) -> (f64, u64, u64) {
+fn list_append<I: Appended>(m: &mut Mutator, n: usize) -> (f64, u64, u64) {
     let c = ftgc::collector();
     m.collect();
     let (c0, d0) = (c.totals().collections, c.totals().deferrals);
@@ -83,18 +122,12 @@ fn list_append(m: &mut Mutator, n: usize) -> (f64, u64, u64) {
     let name = Gc::new(m, "item".to_string());
     let list = Gc::new(m, GcMutex::new(Vec::new()));
     for i in 0..n {
-        let item = Gc::new(
-            m,
-            Item {
-                value: i as u64,
-                name: name.clone(),
-            },
-        );
+        let item = Gc::new(m, I::new(i as u64, name.clone()));
         list.get(m).lock().push(item);
     }
     let secs = t.elapsed().as_secs_f64();
     let (c1, d1) = (c.totals().collections, c.totals().deferrals);
-    std::hint::black_box(list.get(m).lock()[n / 2].get(m).value);
+    std::hint::black_box(list.get(m).lock()[n / 2].get(m).value());
     drop(list);
     (secs, c1 - c0, d1 - d0)
 }
@@ -156,17 +189,19 @@ pub fn run(items: usize, repeats: usize) -> String {
     let saved = (c.is_enabled(), c.trigger());
     let mut m = Mutator::new();
     let modes = [Mode::Disabled, Mode::Count, Mode::Memory];
-    let mut append: Vec<Vec<(f64, u64, u64)>> = vec![Vec::new(); 3];
+    // [item kind][mode]: untracked items, then tracked ones.
+    let mut append: Vec<Vec<Vec<(f64, u64, u64)>>> = vec![vec![Vec::new(); 3]; 2];
     let mut garbage: Vec<Vec<(f64, u64, u64)>> = vec![Vec::new(); 2];
     // Warm-up: the first run of a process pays for first-touching its pages.
     Mode::Disabled.apply();
-    list_append(&mut m, items);
+    list_append::<Item>(&mut m, items);
     // The order of the modes rotates from one repeat to the next, so none always runs first.
     for r in 0..repeats {
         for k in 0..modes.len() {
             let i = (k + r) % modes.len();
             modes[i].apply();
-            append[i].push(list_append(&mut m, items));
+            append[0][i].push(list_append::<Item>(&mut m, items));
+            append[1][i].push(list_append::<TrackedItem>(&mut m, items));
         }
         for k in 0..2 {
             let i = (k + r) % 2;
@@ -186,27 +221,34 @@ pub fn run(items: usize, repeats: usize) -> String {
             .map(|t| Some([t.0, t.1 as f64, t.2 as f64][k]))
             .collect()
     };
-    let mut out = format!(
-        "### trigger — memory-aware triggering (ftgc only)\n\n\
-         **list-append**: {items} items, each holding a handle, appended to one list; median (min–max) of {repeats} runs, modes alternating.\n\n\
-         | trigger | time (ms) | collections | deferrals | time / disabled |\n|---|---|---|---|---|\n"
-    );
-    let base = stat(&col(&append[0], 0)).map_or(f64::NAN, |s| s.median);
-    for (i, mode) in modes.iter().enumerate() {
-        let t = stat(&col(&append[i], 0)).map(|s| Stat {
-            median: s.median * 1e3,
-            min: s.min * 1e3,
-            max: s.max * 1e3,
-        });
-        let _ = writeln!(
+    let mut out = String::from("### trigger — memory-aware triggering (ftgc only)\n");
+    let kinds = [
+        "items that hold only a handle to a string: untracked leaves, as CPython's tuples of strings",
+        "items with a field that could hold another item's handle: tracked, walked by every collection",
+    ];
+    for (kind, runs) in kinds.iter().zip(&append) {
+        let _ = write!(
             out,
-            "| {} | {} | {} | {} | **{:.2}×** |",
-            mode.name(),
-            fmt(t, 1),
-            fmt(stat(&col(&append[i], 1)), 0),
-            fmt(stat(&col(&append[i], 2)), 0),
-            t.map_or(f64::NAN, |s| s.median / 1e3 / base)
+            "\n**list-append**: {items} {kind}, appended to one list; median (min–max) of {repeats} runs, modes alternating.\n\n\
+             | trigger | time (ms) | collections | deferrals | time / disabled |\n|---|---|---|---|---|\n"
         );
+        let base = stat(&col(&runs[0], 0)).map_or(f64::NAN, |s| s.median);
+        for (i, mode) in modes.iter().enumerate() {
+            let t = stat(&col(&runs[i], 0)).map(|s| Stat {
+                median: s.median * 1e3,
+                min: s.min * 1e3,
+                max: s.max * 1e3,
+            });
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {} | **{:.2}×** |",
+                mode.name(),
+                fmt(t, 1),
+                fmt(stat(&col(&runs[i], 1)), 0),
+                fmt(stat(&col(&runs[i], 2)), 0),
+                t.map_or(f64::NAN, |s| s.median / 1e3 / base)
+            );
+        }
     }
     let _ = write!(
         out,

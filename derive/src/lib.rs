@@ -43,6 +43,7 @@ use syn::{
 /// #[automatically_derived]
 /// unsafe impl<T: ::ftgc::Trace> ::ftgc::Trace for Expr<T> {
 ///     const NEEDS_TRACE: bool = <Gc<T> as ::ftgc::Trace>::NEEDS_TRACE || true;
+///     const HOLDS_HANDLES: bool = <Gc<T> as ::ftgc::Trace>::HOLDS_HANDLES || true;
 ///
 ///     #[inline]
 ///     fn trace<__V: ::ftgc::Tracer>(&self, __tracer: &mut __V) {
@@ -69,6 +70,7 @@ use syn::{
 ///   literal `true` instead: asking `<Vec<Expr<T>> as Trace>::NEEDS_TRACE` while defining
 ///   `Expr`'s own constant would be a compile-time cycle (error E0391). The check is purely
 ///   syntactic, and `true` is always a correct answer (it only means the values are scanned).
+///   `HOLDS_HANDLES` is built the same way from the fields' `HOLDS_HANDLES`.
 ///
 /// # Bounds on type parameters
 ///
@@ -189,31 +191,8 @@ fn expand(input: DeriveInput) -> syn::Result<TokenStream2> {
         }
     };
 
-    let needs_trace = if container.not_leaf {
-        quote!(true)
-    } else {
-        let mut terms: Vec<TokenStream2> = Vec::new();
-        let mut seen: Vec<String> = Vec::new();
-        for field in shapes.iter().flat_map(Shape::traced) {
-            let term = if mentions_self(field.ty.to_token_stream(), ident) {
-                quote!(true)
-            } else {
-                let ty = &field.ty;
-                quote!(<#ty as ::ftgc::Trace>::NEEDS_TRACE)
-            };
-            // The same type twice would be `a || a`, which clippy rejects (`eq_op`).
-            let key = term.to_string();
-            if !seen.contains(&key) {
-                seen.push(key);
-                terms.push(term);
-            }
-        }
-        if terms.is_empty() {
-            quote!(false)
-        } else {
-            quote!(#(#terms)||*)
-        }
-    };
+    let needs_trace = field_constant(&shapes, ident, container.not_leaf, "NEEDS_TRACE");
+    let holds_handles = field_constant(&shapes, ident, container.not_leaf, "HOLDS_HANDLES");
 
     let mut generics = input.generics.clone();
     for param in generics.type_params_mut() {
@@ -230,6 +209,7 @@ fn expand(input: DeriveInput) -> syn::Result<TokenStream2> {
         #[automatically_derived]
         unsafe impl #impl_generics ::ftgc::Trace for #ident #ty_generics #where_clause {
             const NEEDS_TRACE: bool = #needs_trace;
+            const HOLDS_HANDLES: bool = #holds_handles;
 
             #[inline]
             fn trace<#tracer_ty: ::ftgc::Tracer>(&self, #tracer: &mut #tracer_ty) {
@@ -450,6 +430,42 @@ fn packed_repr(attrs: &[Attribute]) -> Option<&Attribute> {
                 _ => false,
             }
     })
+}
+
+/// The `||` of the traced fields' constant `name` (`NEEDS_TRACE` or `HOLDS_HANDLES`): `false`
+/// when no field is traced, `true` for `#[trace(not_leaf)]`, and a literal `true` for a field
+/// whose type mentions the type itself (see the derive's docs).
+fn field_constant(
+    shapes: &[Shape],
+    ident: &syn::Ident,
+    not_leaf: bool,
+    name: &str,
+) -> TokenStream2 {
+    if not_leaf {
+        return quote!(true);
+    }
+    let constant = syn::Ident::new(name, proc_macro2::Span::call_site());
+    let mut terms: Vec<TokenStream2> = Vec::new();
+    let mut seen: Vec<String> = Vec::new();
+    for field in shapes.iter().flat_map(Shape::traced) {
+        let term = if mentions_self(field.ty.to_token_stream(), ident) {
+            quote!(true)
+        } else {
+            let ty = &field.ty;
+            quote!(<#ty as ::ftgc::Trace>::#constant)
+        };
+        // The same type twice would be `a || a`, which clippy rejects (`eq_op`).
+        let key = term.to_string();
+        if !seen.contains(&key) {
+            seen.push(key);
+            terms.push(term);
+        }
+    }
+    if terms.is_empty() {
+        quote!(false)
+    } else {
+        quote!(#(#terms)||*)
+    }
 }
 
 /// Whether `tokens` mention `Self` or `ident` anywhere (looking inside every group).

@@ -18,6 +18,7 @@ use ftgc_derive::Trace;
 /// Stand-in; see the real trait.
 pub unsafe trait Trace {
     const NEEDS_TRACE: bool = true;
+    const HOLDS_HANDLES: bool = true;
 
     fn trace<V: Tracer>(&self, tracer: &mut V);
 
@@ -73,6 +74,7 @@ macro_rules! leaf {
     ($($t:ty),*) => {$(
         unsafe impl Trace for $t {
             const NEEDS_TRACE: bool = false;
+            const HOLDS_HANDLES: bool = false;
             fn trace<V: Tracer>(&self, _: &mut V) {}
         }
     )*};
@@ -81,6 +83,7 @@ leaf!(u8, u32, String);
 
 unsafe impl<T: Trace> Trace for Vec<T> {
     const NEEDS_TRACE: bool = T::NEEDS_TRACE;
+    const HOLDS_HANDLES: bool = T::HOLDS_HANDLES;
     fn trace<V: Tracer>(&self, tracer: &mut V) {
         T::trace_slice(self, tracer);
     }
@@ -88,6 +91,7 @@ unsafe impl<T: Trace> Trace for Vec<T> {
 
 unsafe impl<T: Trace + ?Sized> Trace for Box<T> {
     const NEEDS_TRACE: bool = T::NEEDS_TRACE;
+    const HOLDS_HANDLES: bool = T::HOLDS_HANDLES;
     fn trace<V: Tracer>(&self, tracer: &mut V) {
         (**self).trace(tracer);
     }
@@ -95,6 +99,7 @@ unsafe impl<T: Trace + ?Sized> Trace for Box<T> {
 
 unsafe impl<T: Trace> Trace for Option<T> {
     const NEEDS_TRACE: bool = T::NEEDS_TRACE;
+    const HOLDS_HANDLES: bool = T::HOLDS_HANDLES;
     fn trace<V: Tracer>(&self, tracer: &mut V) {
         if let Some(t) = self {
             t.trace(tracer);
@@ -104,6 +109,7 @@ unsafe impl<T: Trace> Trace for Option<T> {
 
 unsafe impl<T: Trace + ?Sized> Trace for &T {
     const NEEDS_TRACE: bool = T::NEEDS_TRACE;
+    const HOLDS_HANDLES: bool = T::HOLDS_HANDLES;
     fn trace<V: Tracer>(&self, tracer: &mut V) {
         (**self).trace(tracer);
     }
@@ -111,6 +117,7 @@ unsafe impl<T: Trace + ?Sized> Trace for &T {
 
 unsafe impl<T: Trace, const N: usize> Trace for [T; N] {
     const NEEDS_TRACE: bool = T::NEEDS_TRACE;
+    const HOLDS_HANDLES: bool = T::HOLDS_HANDLES;
     fn trace<V: Tracer>(&self, tracer: &mut V) {
         T::trace_slice(self, tracer);
     }
@@ -253,7 +260,7 @@ fn structs() {
         s: String::new(),
     };
     assert_eq!(edges(&leafy), [] as [u32; 0]);
-    const { assert!(!Leafy::NEEDS_TRACE) };
+    const { assert!(!Leafy::NEEDS_TRACE && !Leafy::HOLDS_HANDLES) };
 }
 
 #[test]
@@ -288,6 +295,7 @@ fn enums() {
 #[test]
 fn recursion() {
     const { assert!(Node::NEEDS_TRACE && A::NEEDS_TRACE && B::NEEDS_TRACE) };
+    const { assert!(Node::HOLDS_HANDLES && A::HOLDS_HANDLES && B::HOLDS_HANDLES) };
     let node = Node {
         next: Some(gc(1)),
         kids: vec![Node {

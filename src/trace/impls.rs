@@ -1,6 +1,7 @@
 //! `Trace` for the standard library's types.
 //!
-//! * Types that can never own a handle report nothing and are leaves (`NEEDS_TRACE = false`).
+//! * Types that can never own a handle report nothing and are leaves (`NEEDS_TRACE = false`,
+//!   `HOLDS_HANDLES = false`); containers take both constants from their elements.
 //! * Containers report their elements, slices of handles as one span.
 //! * Locks are traced with non-blocking calls only: with the world stopped, no mutator holds a
 //!   guard borrowed from the heap (guards come from `&T`, which cannot outlive a safepoint), so
@@ -25,6 +26,7 @@ macro_rules! leaf {
         // SAFETY: values of this type own no handle; reporting nothing is exact.
         unsafe impl Trace for $t {
             const NEEDS_TRACE: bool = false;
+            const HOLDS_HANDLES: bool = false;
             #[inline]
             fn trace<V: Tracer>(&self, _tracer: &mut V) {}
         }
@@ -86,6 +88,7 @@ leaf!(
 // SAFETY: a shared reference owns nothing; what it points to is owned (and traced) elsewhere.
 unsafe impl<T: ?Sized> Trace for &'static T {
     const NEEDS_TRACE: bool = false;
+    const HOLDS_HANDLES: bool = false;
     #[inline]
     fn trace<V: Tracer>(&self, _tracer: &mut V) {}
 }
@@ -93,6 +96,7 @@ unsafe impl<T: ?Sized> Trace for &'static T {
 // SAFETY: owns no value of `T`.
 unsafe impl<T: ?Sized> Trace for PhantomData<T> {
     const NEEDS_TRACE: bool = false;
+    const HOLDS_HANDLES: bool = false;
     #[inline]
     fn trace<V: Tracer>(&self, _tracer: &mut V) {}
 }
@@ -101,6 +105,7 @@ unsafe impl<T: ?Sized> Trace for PhantomData<T> {
 // safe.
 unsafe impl<T: ?Sized> Trace for Arc<T> {
     const NEEDS_TRACE: bool = false;
+    const HOLDS_HANDLES: bool = false;
     #[inline]
     fn trace<V: Tracer>(&self, _tracer: &mut V) {}
 }
@@ -108,6 +113,7 @@ unsafe impl<T: ?Sized> Trace for Arc<T> {
 // SAFETY: reports the boxed value's handles, exactly once (the box owns it).
 unsafe impl<T: Trace + ?Sized> Trace for Box<T> {
     const NEEDS_TRACE: bool = T::NEEDS_TRACE;
+    const HOLDS_HANDLES: bool = T::HOLDS_HANDLES;
     #[inline]
     fn trace<V: Tracer>(&self, tracer: &mut V) {
         (**self).trace(tracer);
@@ -117,6 +123,7 @@ unsafe impl<T: Trace + ?Sized> Trace for Box<T> {
 // SAFETY: reports each element once, as a span where possible.
 unsafe impl<T: Trace> Trace for [T] {
     const NEEDS_TRACE: bool = T::NEEDS_TRACE;
+    const HOLDS_HANDLES: bool = T::HOLDS_HANDLES;
     #[inline]
     fn trace<V: Tracer>(&self, tracer: &mut V) {
         T::trace_slice(self, tracer);
@@ -126,6 +133,7 @@ unsafe impl<T: Trace> Trace for [T] {
 // SAFETY: as for slices.
 unsafe impl<T: Trace, const N: usize> Trace for [T; N] {
     const NEEDS_TRACE: bool = T::NEEDS_TRACE;
+    const HOLDS_HANDLES: bool = T::HOLDS_HANDLES;
     #[inline]
     fn trace<V: Tracer>(&self, tracer: &mut V) {
         T::trace_slice(self, tracer);
@@ -135,6 +143,7 @@ unsafe impl<T: Trace, const N: usize> Trace for [T; N] {
 // SAFETY: as for slices: the vector owns its elements.
 unsafe impl<T: Trace> Trace for Vec<T> {
     const NEEDS_TRACE: bool = T::NEEDS_TRACE;
+    const HOLDS_HANDLES: bool = T::HOLDS_HANDLES;
     #[inline]
     fn trace<V: Tracer>(&self, tracer: &mut V) {
         T::trace_slice(self, tracer);
@@ -144,6 +153,7 @@ unsafe impl<T: Trace> Trace for Vec<T> {
 // SAFETY: the deque owns its elements, which are exactly its two slices.
 unsafe impl<T: Trace> Trace for VecDeque<T> {
     const NEEDS_TRACE: bool = T::NEEDS_TRACE;
+    const HOLDS_HANDLES: bool = T::HOLDS_HANDLES;
     #[inline]
     fn trace<V: Tracer>(&self, tracer: &mut V) {
         let (a, b) = self.as_slices();
@@ -155,6 +165,7 @@ unsafe impl<T: Trace> Trace for VecDeque<T> {
 // SAFETY: the option owns its value, if any.
 unsafe impl<T: Trace> Trace for Option<T> {
     const NEEDS_TRACE: bool = T::NEEDS_TRACE;
+    const HOLDS_HANDLES: bool = T::HOLDS_HANDLES;
     #[inline]
     fn trace<V: Tracer>(&self, tracer: &mut V) {
         if let Some(v) = self {
@@ -166,6 +177,7 @@ unsafe impl<T: Trace> Trace for Option<T> {
 // SAFETY: the result owns whichever value it holds.
 unsafe impl<T: Trace, E: Trace> Trace for Result<T, E> {
     const NEEDS_TRACE: bool = T::NEEDS_TRACE || E::NEEDS_TRACE;
+    const HOLDS_HANDLES: bool = T::HOLDS_HANDLES || E::HOLDS_HANDLES;
     #[inline]
     fn trace<V: Tracer>(&self, tracer: &mut V) {
         match self {
@@ -180,6 +192,7 @@ macro_rules! map {
         // SAFETY: the map owns its keys and values; iteration yields each entry once.
         unsafe impl<K: Trace, W: Trace $(, $s)?> Trace for $name<K, W $(, $s)?> {
             const NEEDS_TRACE: bool = K::NEEDS_TRACE || W::NEEDS_TRACE;
+            const HOLDS_HANDLES: bool = K::HOLDS_HANDLES || W::HOLDS_HANDLES;
             #[inline]
             fn trace<V: Tracer>(&self, tracer: &mut V) {
                 if Self::NEEDS_TRACE {
@@ -203,6 +216,7 @@ macro_rules! collection {
         // SAFETY: the collection owns its elements; iteration yields each once.
         unsafe impl<T: Trace $(, $s)?> Trace for $name<T $(, $s)?> {
             const NEEDS_TRACE: bool = T::NEEDS_TRACE;
+            const HOLDS_HANDLES: bool = T::HOLDS_HANDLES;
             #[inline]
             fn trace<V: Tracer>(&self, tracer: &mut V) {
                 if Self::NEEDS_TRACE {
@@ -227,6 +241,7 @@ macro_rules! tuple {
         // SAFETY: the tuple owns each field; each is traced once.
         unsafe impl<$($t: Trace),+> Trace for ($($t,)+) {
             const NEEDS_TRACE: bool = false $(|| $t::NEEDS_TRACE)+;
+            const HOLDS_HANDLES: bool = false $(|| $t::HOLDS_HANDLES)+;
             #[inline]
             fn trace<V: Tracer>(&self, tracer: &mut V) {
                 $(self.$i.trace(tracer);)+
@@ -255,6 +270,7 @@ tuple! {
 // through the pause.
 unsafe impl<T: Trace + ?Sized> Trace for Mutex<T> {
     const NEEDS_TRACE: bool = T::NEEDS_TRACE;
+    const HOLDS_HANDLES: bool = T::HOLDS_HANDLES;
     #[inline]
     fn trace<V: Tracer>(&self, tracer: &mut V) {
         match self.try_lock() {
@@ -268,6 +284,7 @@ unsafe impl<T: Trace + ?Sized> Trace for Mutex<T> {
 // SAFETY: as for `Mutex`; a leaked read guard still lets `try_read` succeed.
 unsafe impl<T: Trace + ?Sized> Trace for RwLock<T> {
     const NEEDS_TRACE: bool = T::NEEDS_TRACE;
+    const HOLDS_HANDLES: bool = T::HOLDS_HANDLES;
     #[inline]
     fn trace<V: Tracer>(&self, tracer: &mut V) {
         match self.try_read() {
@@ -282,6 +299,7 @@ unsafe impl<T: Trace + ?Sized> Trace for RwLock<T> {
 // world is stopped (it would hold a `&T` borrowed from a mutator).
 unsafe impl<T: Trace> Trace for OnceLock<T> {
     const NEEDS_TRACE: bool = T::NEEDS_TRACE;
+    const HOLDS_HANDLES: bool = T::HOLDS_HANDLES;
     #[inline]
     fn trace<V: Tracer>(&self, tracer: &mut V) {
         if let Some(v) = self.get() {
