@@ -113,6 +113,8 @@ fn cycles_are_reclaimed() {
     assert!(out.contains("a counter counts: 3\n"), "{out}");
     assert!(out.contains("(even? 10) = #t, (odd? 7) = #t\n"), "{out}");
     assert!(out.contains("a kept counter still counts: 2\n"), "{out}");
+    assert!(out.contains("referrers of a shared vector: 2 "), "{out}");
+    assert!(out.contains("save-all kept 2 objects"), "{out}");
 }
 
 #[test]

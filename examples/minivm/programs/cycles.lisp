@@ -77,6 +77,19 @@
 (set! kept nil)
 (print "dropped the vector: collected " (gc-collect) " objects")
 
+;; Debugging, as with Python's gc module: who references an object, and garbage kept for
+;; inspection instead of freed.
+(define shared (make-vector 0))
+(define holder (make-vector 0))
+(vector-push! holder shared)
+(print "referrers of a shared vector: " (gc-referrer-count shared)
+       " (its global cell and the holder)")
+(gc-saveall #t)
+(let ((counter (make-counter))) (counter))
+(gc-collect)
+(gc-saveall #f)
+(print "save-all kept " (gc-take-garbage) " objects of a dropped counter")
+
 (gc-enable)
 (define stats (gc-stats))
 (print "last collection: " (dict-ref stats 'objects) " objects walked, "

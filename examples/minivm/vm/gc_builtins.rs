@@ -17,13 +17,16 @@
 //! | `(gc-freeze-count)`    | the number of frozen objects                                |
 //! | `(gc-workers)`         | threads a collection's pause runs on                        |
 //! | `(gc-set-workers n)`   | sets them (0: one per core)                                 |
+//! | `(gc-object-count)`    | tracked objects in the heap (`gc.get_objects()`'s length)   |
+//! | `(gc-referrer-count x)`| tracked objects that reference `x` (`gc.get_referrers`)     |
+//! | `(gc-saveall b)`       | keep garbage instead of freeing it (`gc.DEBUG_SAVEALL`)     |
+//! | `(gc-take-garbage)`    | lets go of the kept garbage; returns how many objects       |
 //!
-//! Durations are floats, in milliseconds. Finalizers, callbacks and referrers will add their
-//! builtins here.
+//! Durations are floats, in milliseconds.
 
 use std::time::Duration;
 
-use ftgc::{Reason, collector};
+use ftgc::{GcAny, Reason, collector};
 
 use super::builtins::{Arity::Exact, Builtin, int, new_dict};
 use super::value::Value;
@@ -110,6 +113,43 @@ pub static GC: &[Builtin] = &[
             Ok(Value::Nil)
         },
     },
+    Builtin {
+        name: "gc-object-count",
+        arity: Exact(0),
+        f: |vm, _| Ok(int(vm.m.objects().len())),
+    },
+    Builtin {
+        name: "gc-referrer-count",
+        arity: Exact(1),
+        f: |vm, a| {
+            let target = match &a[0] {
+                Value::Pair(g) => GcAny::from(g.clone()),
+                Value::Vector(g) => GcAny::from(g.clone()),
+                Value::Dict(g) => GcAny::from(g.clone()),
+                Value::Closure(g) => GcAny::from(g.clone()),
+                other => {
+                    return Err(Error::new(format!(
+                        "gc-referrer-count: a {} is not a tracked object",
+                        other.type_name()
+                    )));
+                }
+            };
+            Ok(int(vm.m.referrers(&[target]).len()))
+        },
+    },
+    Builtin {
+        name: "gc-saveall",
+        arity: Exact(1),
+        f: |_, a| {
+            collector().set_debug_saveall(!matches!(a[0], Value::Nil | Value::Bool(false)));
+            Ok(Value::Nil)
+        },
+    },
+    Builtin {
+        name: "gc-take-garbage",
+        arity: Exact(0),
+        f: |_, _| Ok(int(collector().take_garbage().len())),
+    },
 ];
 
 fn count(v: &Value) -> R<usize> {
@@ -147,6 +187,9 @@ fn stats(vm: &mut Vm, _: &[Value]) -> R<Value> {
         ("alive", int(s.alive)),
         ("candidates", int(s.candidates)),
         ("collected", int(s.collected)),
+        ("uncollectable", int(s.uncollectable)),
+        ("finalized", int(s.finalized)),
+        ("passes", int(s.passes)),
         ("workers", int(s.workers)),
         ("prefetch", Value::Bool(s.prefetch)),
         ("stop-ms", ms(s.stop_time)),
