@@ -179,3 +179,8 @@ pub mod __loom {
     };
     pub use crate::sync::planted::{Bug, plant};
 }
+
+/// The README's Rust examples, compiled and run as doctests so that they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeExamples;
