@@ -63,6 +63,9 @@ pub(crate) struct Runtime {
     pub(crate) heap_bytes: AtomicIsize,
     /// Objects registered as known roots (`Root<T>`); a free slot is `None`.
     roots: Mutex<RootSlots>,
+    /// Serialises whole collections, destruction included, so that when `collect` returns,
+    /// every object that was garbage when it was called has been destroyed.
+    pub(crate) collecting: Mutex<()>,
 }
 
 #[derive(Default)]
@@ -98,6 +101,7 @@ impl Runtime {
             young: AtomicIsize::new(0),
             heap_bytes: AtomicIsize::new(0),
             roots: Mutex::new(RootSlots::default()),
+            collecting: Mutex::new(()),
         }
     }
 

@@ -51,7 +51,7 @@ pub use trigger::{MemoryProbe, OsProbe, SysinfoProbe, TriggerConfig, TriggerMode
 use core::cell::Cell;
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Mutex, MutexGuard, PoisonError, TryLockError};
+use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use crate::gc::GcAny;
@@ -59,6 +59,7 @@ use crate::header::{TRACER_KINDS, TraceFn};
 use crate::mutator::Mutator;
 use crate::object::{self, runtime};
 use crate::stw::ThreadState;
+use crate::sync::{self, MutexGuard};
 use crate::trace::{ObjRef, Trace, trace_erased};
 
 use inspect::Edges;
@@ -210,9 +211,6 @@ pub struct Collector {
     /// Marking uses the prefetch buffer when more objects than this survived the last
     /// collection.
     prefetch_threshold: AtomicUsize,
-    /// Serialises whole collections, destruction included, so that when `collect` returns,
-    /// every object that was garbage when it was called has been destroyed.
-    serial: Mutex<()>,
     last: Mutex<Option<CollectionStats>>,
     totals: Mutex<Totals>,
     trigger: Mutex<TriggerConfig>,
@@ -251,7 +249,6 @@ pub(crate) static COLLECTOR: Collector = Collector {
     long_lived: AtomicUsize::new(0),
     running: AtomicUsize::new(0),
     prefetch_threshold: AtomicUsize::new(DEFAULT_PREFETCH_THRESHOLD),
-    serial: Mutex::new(()),
     last: Mutex::new(None),
     totals: Mutex::new(Totals {
         collections: 0,
@@ -726,15 +723,15 @@ impl Collector {
         if IN_COLLECTION.with(|c| c.replace(true)) {
             return Serial(None);
         }
-        let guard = match self.serial.try_lock() {
-            Ok(g) => g,
-            // A panicking collection poisons the lock; the guard inside the error must be
-            // taken, not dropped at the end of this `match` after we block on the lock.
-            Err(TryLockError::Poisoned(p)) => p.into_inner(),
-            Err(TryLockError::WouldBlock) => {
+        // The lock lives in the runtime (from the `sync` shim), so that loom models get a fresh
+        // one per execution. A panicking collection poisons it; `sync` takes the guard anyway.
+        let serial = &runtime().collecting;
+        let guard = match sync::try_lock(serial) {
+            Some(g) => g,
+            None => {
                 object::set_attached(false);
                 runtime().world.detach(me);
-                let g = self.serial.lock().unwrap_or_else(PoisonError::into_inner);
+                let g = sync::lock(serial);
                 runtime().world.attach(me);
                 object::set_attached(true);
                 g
