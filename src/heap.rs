@@ -96,6 +96,43 @@ pub(crate) unsafe fn free(obj: ObjRef) {
     unsafe { mi::mi_free(obj.as_ptr().cast::<c_void>()) }
 }
 
+unsafe extern "C" {
+    /// mimalloc v3 (`src/heap.c`): the calling thread's theap of `heap`, or null if the
+    /// thread never used the heap; never creates one.
+    fn _mi_heap_theap_get_peek(heap: *const mi::mi_heap_t) -> *mut c_void;
+    /// mimalloc v3 (`src/theap.c`): what mimalloc's own thread teardown does to each theap:
+    /// frees the theap's empty pages and abandons the others, which any thread may then
+    /// reclaim. Must run on the theap's own thread.
+    fn _mi_theap_collect_abandon(theap: *mut c_void);
+}
+
+/// Hands the calling thread's GC-heap pages back to mimalloc as abandoned pages. A mutator
+/// calls it, still attached, just before it unregisters.
+///
+/// Why: mimalloc tears a thread's theaps down in a thread-exit destructor. By then the thread
+/// is no longer a mutator, so no stop of the world holds it, and that teardown collects the
+/// free lists of its GC-heap pages. A heap walk running at the same moment collects the same
+/// lists, which races and corrupts them (the torture test caught it as a crash in
+/// `mi_page_thread_free_collect` under `_mi_thread_done`). After this call the thread owns no
+/// GC-heap page, and its teardown has nothing of the GC heap left to touch. If the thread
+/// registers again, it allocates from new pages or reclaims abandoned ones, with no further
+/// cost.
+#[cfg(not(loom))]
+pub(crate) fn release_thread_pages() {
+    let heap = heaps().gc.as_ptr();
+    // SAFETY: `heap` is a live heap; peeking reads this thread's slot and creates nothing.
+    let theap = unsafe { _mi_heap_theap_get_peek(heap) };
+    if !theap.is_null() {
+        // SAFETY: `theap` is this thread's own theap of the GC heap, alive (the thread is
+        // running). The caller is an attached mutator, so no heap walk runs meanwhile.
+        unsafe { _mi_theap_collect_abandon(theap) };
+    }
+}
+
+/// Loom builds allocate from the system allocator: no mimalloc pages to release.
+#[cfg(loom)]
+pub(crate) fn release_thread_pages() {}
+
 /// Loom builds: blocks come from the system allocator and are never handed back (loom runs
 /// thousands of short executions; a few blocks each is a few megabytes), and a registry of the
 /// allocated ones detects a double free or a use after free in a model. A detection is

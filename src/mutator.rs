@@ -163,6 +163,8 @@ impl Drop for Mutator {
         if !std::thread::panicking() {
             object::drain_releases();
         }
+        // Still attached: no walk can run while the thread gives up its GC-heap pages.
+        crate::heap::release_thread_pages();
         object::flush_count();
         object::set_attached(false);
         object::set_registered(false);
