@@ -17,7 +17,7 @@
 //!
 //! (`.ci/run` does the same without `--nocapture`.) `--nocapture` shows one line per model:
 //! its iteration count and time. Without `LOOM_MAX_PREEMPTIONS` the models use a bound of
-//! [`DEFAULT_PREEMPTIONS`]: an unbounded search does not finish (see `.ci/run`). The planted-bug
+//! `common::DEFAULT_PREEMPTIONS`: an unbounded search does not finish (see `.ci/run`). The planted-bug
 //! tests (`planted_*`) plant a bug in `World` (`World::with_planted_bug`, loom builds only),
 //! run a model under `catch_unwind` and assert that loom reports the bug; run one alone with
 //! `... --target-dir target/loom planted_racy_attach -- --nocapture` to see loom's report.
@@ -38,10 +38,9 @@
 
 mod common;
 
-use common::{DEFAULT_PREEMPTIONS, check, check_bounded};
+use common::{caught, check};
 
 use std::mem::ManuallyDrop;
-use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicUsize as StdAtomicUsize, Ordering as StdOrdering};
 
 use ftgc::__loom::{
@@ -412,21 +411,7 @@ fn expect_failure(name: &str, model: fn(Opts), bug: PlantedBug) -> String {
         bug,
         check_states: false,
     };
-    let result = catch_unwind(AssertUnwindSafe(|| {
-        check_bounded(name, Some(DEFAULT_PREEMPTIONS), move || model(opts))
-    }));
-    let payload = match result {
-        Ok(n) => {
-            panic!("loom explored {n} executions of {name} with {bug:?} planted and found nothing")
-        }
-        Err(payload) => payload,
-    };
-    let msg = payload
-        .downcast_ref::<String>()
-        .cloned()
-        .or_else(|| payload.downcast_ref::<&str>().map(|s| (*s).to_owned()))
-        .unwrap_or_default();
-    println!("loom model {name}: caught as expected: {msg}");
+    let msg = caught(&format!("{name} with {bug:?} planted"), move || model(opts));
     // The state checks are off, so in release builds only the heap cells can catch the bug.
     // Debug builds also have `stw.rs`'s debug assertions ("ftgc: ..."), which may fire first.
     assert!(

@@ -68,14 +68,10 @@ pub fn check_bounded(
     report.iterations.load(StdOrdering::Relaxed)
 }
 
-/// Runs `model` at the bound CI uses (whatever the environment says) with a bug planted by the
-/// caller, asserts that loom fails it with a message containing `expected`, and returns the
-/// message.
-pub fn expect_caught(
-    name: &str,
-    expected: &str,
-    model: impl Fn() + Send + Sync + 'static,
-) -> String {
+/// Runs `model`, in which the caller planted a bug, at the bound CI uses (whatever the
+/// environment says); asserts that loom fails it and returns its message for the caller to
+/// check.
+pub fn caught(name: &str, model: impl Fn() + Send + Sync + 'static) -> String {
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         check_bounded(name, Some(DEFAULT_PREEMPTIONS), model)
     }));
@@ -89,9 +85,14 @@ pub fn expect_caught(
         .or_else(|| payload.downcast_ref::<&str>().map(|s| (*s).to_owned()))
         .unwrap_or_default();
     println!("loom model {name}: caught as expected: {msg}");
+    msg
+}
+
+/// [`caught`], asserting that the message contains `expected`.
+pub fn expect_caught(name: &str, expected: &str, model: impl Fn() + Send + Sync + 'static) {
+    let msg = caught(name, model);
     assert!(
         msg.contains(expected),
         "{name}: failed, but not with {expected:?}: {msg:?}"
     );
-    msg
 }
