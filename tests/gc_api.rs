@@ -9,7 +9,7 @@ mod common;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use common::{Drops, Node, ring};
-use ftgc::{CollectionPhase, Gc, GcAny, Mutator, Reason};
+use ftgc::{CollectionPhase, Gc, GcAny, Mutator, Reason, Trace};
 
 fn serial() -> MutexGuard<'static, ()> {
     static LOCK: Mutex<()> = Mutex::new(());
@@ -192,4 +192,52 @@ fn weak_callbacks_run_once_when_the_object_dies() {
     assert!(weak.upgrade(&m).is_none());
     m.collect();
     assert_eq!(calls.lock().unwrap().len(), 2, "once");
+}
+
+/// Keeps its neighbour's handle alive past a collection, from its destructor.
+#[derive(Trace)]
+struct Keeper {
+    next: ftgc::GcMutex<Option<Gc<Keeper>>>,
+    child: Gc<Node>,
+}
+
+static KEPT: Mutex<Vec<Gc<Keeper>>> = Mutex::new(Vec::new());
+
+impl Drop for Keeper {
+    fn drop(&mut self) {
+        if let Some(n) = self.next.get_mut().take() {
+            KEPT.lock().unwrap().push(n);
+        }
+    }
+}
+
+#[test]
+fn a_destroyed_object_references_nothing() {
+    let _s = serial();
+    let mut m = Mutator::new();
+    let drops = Drops::new();
+    let keeper = |m: &mut Mutator, id| {
+        let child = Node::new(m, id, &drops);
+        Gc::new(
+            m,
+            Keeper {
+                next: ftgc::GcMutex::new(None),
+                child,
+            },
+        )
+    };
+    let a = keeper(&mut m, 1);
+    let b = keeper(&mut m, 2);
+    *a.get(&m).next.lock() = Some(b.clone());
+    *b.get(&m).next.lock() = Some(a.clone());
+    drop((a, b));
+    m.collect();
+    let kept = std::mem::take(&mut *KEPT.lock().unwrap());
+    assert_eq!(kept.len(), 2, "the destructors kept each other's handles");
+    for k in &kept {
+        // The value is gone: nothing to trace (and reading it would panic).
+        assert!(m.referents(&GcAny::from(k.clone())).is_empty());
+    }
+    drop(kept);
+    assert_eq!(drops.get(), 2);
 }

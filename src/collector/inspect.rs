@@ -35,7 +35,7 @@ impl TracerImpl for Edges {
     }
 }
 
-/// The references `obj` reports.
+/// The references `obj` reports. `obj` must be live ([`is_live`]).
 fn edges_of(_stopped: &WorldStopped<'_>, obj: ObjRef) -> Vec<ObjRef> {
     let mut edges = Edges::default();
     let trace = obj.header().info().trace[EDGES];
@@ -103,10 +103,17 @@ impl crate::Mutator {
     /// The tracked objects `obj` references, in the order its `Trace` impl reports them (a
     /// handle held twice appears twice): CPython's `gc.get_referents()`. Stops the world to
     /// trace it.
+    ///
+    /// An object the collector already destroyed (a handle a destructor of garbage kept)
+    /// references nothing.
     pub fn referents(&mut self, obj: &GcAny) -> Vec<GcAny> {
         let me = self.thread_state();
         let _serial = super::COLLECTOR.serialise(me);
         let stopped = runtime().world.stop(me);
+        // Its value may be gone: tracing it would read a dropped value.
+        if !is_live(obj.obj()) {
+            return Vec::new();
+        }
         let edges = edges_of(&stopped, obj.obj());
         handles(&stopped, edges)
     }
