@@ -115,6 +115,11 @@ fn cycles_are_reclaimed() {
     assert!(out.contains("a kept counter still counts: 2\n"), "{out}");
     assert!(out.contains("referrers of a shared vector: 2 "), "{out}");
     assert!(out.contains("save-all kept 2 objects"), "{out}");
+    assert!(
+        out.contains("the holder references 1 object; tracked: #t, a string: #f\n"),
+        "{out}"
+    );
+    assert!(!out.contains("the watch callback saw 0 "), "{out}");
 }
 
 #[test]

@@ -84,11 +84,15 @@
 (vector-push! holder shared)
 (print "referrers of a shared vector: " (gc-referrer-count shared)
        " (its global cell and the holder)")
+(print "the holder references " (gc-referent-count holder) " object; tracked: "
+       (gc-tracked? holder) ", a string: " (gc-tracked? "text"))
+(gc-watch)
 (gc-saveall #t)
 (let ((counter (make-counter))) (counter))
 (gc-collect)
 (gc-saveall #f)
 (print "save-all kept " (gc-take-garbage) " objects of a dropped counter")
+(print "the watch callback saw " (dict-ref (gc-watched) 'collections) " collection(s)")
 
 (gc-enable)
 (define stats (gc-stats))

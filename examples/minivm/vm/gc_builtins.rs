@@ -19,6 +19,10 @@
 //! | `(gc-set-workers n)`   | sets them (0: one per core)                                 |
 //! | `(gc-object-count)`    | tracked objects in the heap (`gc.get_objects()`'s length)   |
 //! | `(gc-referrer-count x)`| tracked objects that reference `x` (`gc.get_referrers`)     |
+//! | `(gc-referent-count x)`| tracked objects `x` references (`gc.get_referents`)         |
+//! | `(gc-tracked? x)`      | whether the collector tracks `x` (`gc.is_tracked`)          |
+//! | `(gc-watch)`           | registers a collection callback (`gc.callbacks`), once      |
+//! | `(gc-watched)`         | collections the callback has seen stop, and objects freed   |
 //! | `(gc-saveall b)`       | keep garbage instead of freeing it (`gc.DEBUG_SAVEALL`)     |
 //! | `(gc-take-garbage)`    | lets go of the kept garbage; returns how many objects       |
 //!
@@ -26,7 +30,9 @@
 
 use std::time::Duration;
 
-use ftgc::{GcAny, Reason, collector};
+use std::sync::{Mutex, OnceLock, PoisonError};
+
+use ftgc::{CallbackId, CollectionPhase, GcAny, Reason, collector};
 
 use super::builtins::{Arity::Exact, Builtin, int, new_dict};
 use super::value::Value;
@@ -122,19 +128,53 @@ pub static GC: &[Builtin] = &[
         name: "gc-referrer-count",
         arity: Exact(1),
         f: |vm, a| {
-            let target = match &a[0] {
-                Value::Pair(g) => GcAny::from(g.clone()),
-                Value::Vector(g) => GcAny::from(g.clone()),
-                Value::Dict(g) => GcAny::from(g.clone()),
-                Value::Closure(g) => GcAny::from(g.clone()),
-                other => {
-                    return Err(Error::new(format!(
-                        "gc-referrer-count: a {} is not a tracked object",
-                        other.type_name()
-                    )));
-                }
-            };
+            let target = handle(&a[0], "gc-referrer-count")?;
             Ok(int(vm.m.referrers(&[target]).len()))
+        },
+    },
+    Builtin {
+        name: "gc-referent-count",
+        arity: Exact(1),
+        f: |vm, a| {
+            let target = handle(&a[0], "gc-referent-count")?;
+            Ok(int(vm.m.referents(&target).len()))
+        },
+    },
+    Builtin {
+        name: "gc-tracked?",
+        arity: Exact(1),
+        f: |_, a| {
+            Ok(Value::Bool(
+                handle(&a[0], "gc-tracked?").is_ok_and(|h| h.is_tracked()),
+            ))
+        },
+    },
+    Builtin {
+        name: "gc-watch",
+        arity: Exact(0),
+        f: |_, _| {
+            WATCH.get_or_init(|| {
+                collector().add_callback(|phase, stats| {
+                    if phase == CollectionPhase::Stop {
+                        let mut seen = WATCHED.lock().unwrap_or_else(PoisonError::into_inner);
+                        seen.0 += 1;
+                        seen.1 += stats.collected;
+                    }
+                })
+            });
+            Ok(Value::Nil)
+        },
+    },
+    Builtin {
+        name: "gc-watched",
+        arity: Exact(0),
+        f: |vm, _| {
+            let (collections, collected) = *WATCHED.lock().unwrap_or_else(PoisonError::into_inner);
+            let entries = vec![
+                ("collections", int(collections)),
+                ("collected", int(collected)),
+            ];
+            Ok(new_dict(vm, entries))
         },
     },
     Builtin {
@@ -151,6 +191,30 @@ pub static GC: &[Builtin] = &[
         f: |_, _| Ok(int(collector().take_garbage().len())),
     },
 ];
+
+/// The callback `(gc-watch)` registered, if it did.
+static WATCH: OnceLock<CallbackId> = OnceLock::new();
+/// What it saw: collections stopped, objects they freed.
+static WATCHED: Mutex<(usize, usize)> = Mutex::new((0, 0));
+
+/// A heap value as a type-erased handle, for the introspection builtins.
+fn handle(v: &Value, builtin: &str) -> R<GcAny> {
+    Ok(match v {
+        Value::Sym(g) => GcAny::from(g.clone()),
+        Value::Str(g) => GcAny::from(g.clone()),
+        Value::Pair(g) => GcAny::from(g.clone()),
+        Value::Vector(g) => GcAny::from(g.clone()),
+        Value::Dict(g) => GcAny::from(g.clone()),
+        Value::Closure(g) => GcAny::from(g.clone()),
+        Value::Thread(g) => GcAny::from(g.clone()),
+        other => {
+            return Err(Error::new(format!(
+                "{builtin}: a {} is not a heap object",
+                other.type_name()
+            )));
+        }
+    })
+}
 
 fn count(v: &Value) -> R<usize> {
     match v {
