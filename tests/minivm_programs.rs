@@ -120,6 +120,10 @@ fn cycles_are_reclaimed() {
         "{out}"
     );
     assert!(!out.contains("the watch callback saw 0 "), "{out}");
+    assert!(
+        out.contains("a guard in a dropped cycle: finalizer ran 1 time(s), 1 finalized, 2 freed in 2 passes\n"),
+        "{out}"
+    );
 }
 
 #[test]

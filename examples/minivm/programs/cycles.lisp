@@ -94,6 +94,16 @@
 (print "save-all kept " (gc-take-garbage) " objects of a dropped counter")
 (print "the watch callback saw " (dict-ref (gc-watched) 'collections) " collection(s)")
 
+;; Finalizers: a guard in a cycle runs its thunk once a collection finds the cycle garbage,
+;; before anything in it is destroyed; the next pass then frees the cycle.
+(define finalized 0)
+(let ((v (make-vector 0)))
+  (vector-push! v (make-guard (lambda () (set! finalized (+ finalized 1))) v)))
+(define freed (gc-collect))
+(print "a guard in a dropped cycle: finalizer ran " finalized " time(s), "
+       (dict-ref (gc-stats) 'finalized) " finalized, " freed " freed in "
+       (dict-ref (gc-stats) 'passes) " passes")
+
 (gc-enable)
 (define stats (gc-stats))
 (print "last collection: " (dict-ref stats 'objects) " objects walked, "

@@ -3,7 +3,9 @@
 //!
 //! | builtin                | does                                                        |
 //! |------------------------|-------------------------------------------------------------|
-//! | `(gc-collect)`         | a full collection; returns the number of objects collected  |
+//! | `(gc-collect)`         | a full collection; returns the number of objects collected; |
+//! |                        | then runs the thunks of the guards it finalized             |
+//! | `(make-guard f x)`     | a guard holding `x` that runs `(f)` once found garbage       |
 //! | `(gc-enable)`          | turns automatic collection on                               |
 //! | `(gc-disable)`         | turns it off; returns whether it was on                     |
 //! | `(gc-enabled?)`        | whether it is on                                            |
@@ -32,10 +34,11 @@ use std::time::Duration;
 
 use std::sync::{Mutex, OnceLock, PoisonError};
 
-use ftgc::{CallbackId, CollectionPhase, GcAny, Reason, collector};
+use ftgc::{CallbackId, CollectionPhase, Gc, GcAny, GcMutex, Reason, collector};
 
 use super::builtins::{Arity::Exact, Builtin, int, new_dict};
-use super::value::Value;
+use super::eval::apply;
+use super::value::{Guard, PENDING, Value};
 use super::{Error, R, Vm};
 
 /// The table, bound at startup with the others.
@@ -43,7 +46,27 @@ pub static GC: &[Builtin] = &[
     Builtin {
         name: "gc-collect",
         arity: Exact(0),
-        f: |vm, _| Ok(int(vm.m.collect().collected)),
+        f: |vm, _| {
+            let collected = vm.m.collect().collected;
+            // The finalizers queued their guards' thunks; run them now, on this VM thread.
+            let pending =
+                std::mem::take(&mut *PENDING.lock().unwrap_or_else(PoisonError::into_inner));
+            for thunk in pending {
+                apply(vm, &thunk, &[])?;
+            }
+            Ok(int(collected))
+        },
+    },
+    Builtin {
+        name: "make-guard",
+        arity: Exact(2),
+        f: |vm, a| {
+            let guard = Guard {
+                thunk: a[0].clone(),
+                payload: GcMutex::new(a[1].clone()),
+            };
+            Ok(Value::Guard(Gc::new_finalized(&mut vm.m, guard)))
+        },
     },
     Builtin {
         name: "gc-enable",
@@ -207,6 +230,7 @@ fn handle(v: &Value, builtin: &str) -> R<GcAny> {
         Value::Dict(g) => GcAny::from(g.clone()),
         Value::Closure(g) => GcAny::from(g.clone()),
         Value::Thread(g) => GcAny::from(g.clone()),
+        Value::Guard(g) => GcAny::from(g.clone()),
         other => {
             return Err(Error::new(format!(
                 "{builtin}: a {} is not a heap object",

@@ -44,6 +44,33 @@ pub enum Value {
     Builtin(&'static Builtin),
     /// A VM thread started by `spawn`.
     Thread(Gc<ThreadObj>),
+    /// A guard: runs its thunk once the collector finds it garbage (`make-guard`).
+    Guard(Gc<Guard>),
+}
+
+/// A guard's thunk, handed over by the guard's finalizer, waiting for a VM thread to run it
+/// (`gc-collect` does, after collecting).
+pub static PENDING: Mutex<Vec<Value>> = Mutex::new(Vec::new());
+
+/// An object with a finalizer (ftgc's `Finalize`, CPython's `__del__`): when a collection
+/// finds it garbage, the finalizer queues its thunk on [`PENDING`]. The finalizer runs on the
+/// collecting thread inside the collection, where Lisp code cannot run, hence the queue.
+#[derive(Trace)]
+pub struct Guard {
+    /// What to run.
+    pub thunk: Value,
+    /// Whatever the program keeps with it (typically the cycle it guards).
+    pub payload: GcMutex<Value>,
+}
+
+impl ftgc::Finalize for Guard {
+    fn finalize(this: &Gc<Self>, m: &mut Mutator) {
+        let thunk = this.get(m).thunk.clone();
+        PENDING
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(thunk);
+    }
 }
 
 /// An interned symbol (see [`Vm::intern`](super::Vm::intern)).
@@ -161,6 +188,7 @@ impl Value {
             Value::Dict(_) => "dict",
             Value::Closure(_) | Value::Builtin(_) => "procedure",
             Value::Thread(_) => "thread",
+            Value::Guard(_) => "guard",
         }
     }
 
@@ -174,6 +202,7 @@ impl Value {
             Value::Dict(g) => Gc::as_ptr(g),
             Value::Closure(g) => Gc::as_ptr(g),
             Value::Thread(g) => Gc::as_ptr(g),
+            Value::Guard(g) => Gc::as_ptr(g),
             Value::Builtin(b) => *b as *const Builtin as *const (),
             Value::Nil | Value::Bool(_) | Value::Int(_) | Value::Float(_) => return None,
         })
@@ -342,6 +371,7 @@ fn print_at(m: &Mutator, v: &Value, write: bool, out: &mut String, depth: usize)
         Value::Thread(t) => {
             let _ = write!(out, "#<thread {}>", t.get(m).id);
         }
+        Value::Guard(_) => out.push_str("#<guard>"),
     }
 }
 
