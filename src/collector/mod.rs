@@ -184,6 +184,10 @@ pub struct Totals {
     pub collections: u64,
     /// Objects collected.
     pub collected: u64,
+    /// Objects found garbage and kept by the save-all debug mode.
+    pub uncollectable: u64,
+    /// Finalizers run.
+    pub finalized: u64,
     /// Sum of the pauses.
     pub pause: Duration,
     /// Longest pause.
@@ -253,6 +257,8 @@ pub(crate) static COLLECTOR: Collector = Collector {
     totals: Mutex::new(Totals {
         collections: 0,
         collected: 0,
+        uncollectable: 0,
+        finalized: 0,
         pause: Duration::ZERO,
         max_pause: Duration::ZERO,
         deferrals: 0,
@@ -748,6 +754,8 @@ impl Collector {
         let mut totals = self.totals.lock().unwrap_or_else(PoisonError::into_inner);
         totals.collections += 1;
         totals.collected += stats.collected as u64;
+        totals.uncollectable += stats.uncollectable as u64;
+        totals.finalized += stats.finalized as u64;
         totals.pause += stats.pause;
         totals.max_pause = totals.max_pause.max(stats.pause);
         drop(totals);
