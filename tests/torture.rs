@@ -37,16 +37,27 @@
 //! * **weak references**: every recorded `Weak` upgrades if and only if its id is live.
 //!
 //! Between checks the main thread collects without checking, or waits for the mutators to make
-//! progress (a counter and a condition variable), so the allocation trigger (threshold 1000)
-//! fires too. The worker count cycles over 1, 2 and 4 and the prefetch buffer is forced on and
-//! left to its default, so the sequential and parallel paths and the buffer are all exercised.
+//! progress (a counter and a condition variable), so the allocation trigger (count rule,
+//! threshold 1000) fires too. The worker count cycles over 1, 2 and 4 and the prefetch buffer is
+//! forced on and left to its default, so the sequential and parallel paths and the buffer are
+//! all exercised. The live graph is bounded (64 root slots, 6 edges a node, allocation paused
+//! above 20,000 nodes not yet dropped).
+//!
+//! Mutator threads live for a random number of operations, then exit and are replaced: their
+//! stash dies while they are still mutators, after their `Mutator` is dropped, or in the
+//! thread-local destructors at thread exit.
 //!
 //! At the end everything is dropped and collected, and every id ever allocated must have been
 //! dropped exactly once.
 //!
-//! Usage: `cargo test --release --test torture -- --seconds 600 [--seed N]` (default 30 s, a
-//! seed from the clock). Other arguments (`--nocapture`, filters) are ignored. Any failure
-//! panics, naming the node and what went wrong, and aborts the process.
+//! Usage: `cargo test --release --test torture -- --seconds 600 [--seed N] [--lifetime N]`
+//! (default 30 s, a seed from the clock, thread lifetimes of about 2,000 to 102,000
+//! operations; the interleaving of threads still differs from run to run). `--lifetime 2000`
+//! makes threads exit about fifty times as often, the setting that found the race between
+//! mimalloc's thread teardown and the heap walk (`heap::release_thread_pages`) in a minute. Other
+//! arguments (`--nocapture`, filters) are ignored. Any failure panics, naming the node and what
+//! went wrong, and aborts the process; a watchdog fails the run if the checker stops making
+//! progress (a collection that never ends) instead of letting it hang.
 
 use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, HashSet, VecDeque};
@@ -504,7 +515,8 @@ fn mutator_main(shared: Arc<Shared>, n: u64, seed: u64) {
         _ => ExitMode::ThreadLocal,
     };
     // Lifetime in operations.
-    let budget = 2000 + rng.below(100_000) as u64;
+    let lifetime = LIFETIME.load(Ordering::Relaxed);
+    let budget = lifetime / 50 + rng.below(lifetime as usize) as u64;
     let mut m = Mutator::new();
     let stash = Arc::new(Mutex::new(Stash::default()));
     if let ExitMode::ThreadLocal = mode {
@@ -1396,12 +1408,18 @@ fn path(parent: &HashMap<u64, Source>, id: u64) -> String {
 struct Args {
     seconds: u64,
     seed: Option<u64>,
+    /// Mutator threads live `lifetime / 50` operations plus up to `lifetime` more.
+    lifetime: u64,
 }
+
+/// `--lifetime`, for the mutator threads.
+static LIFETIME: AtomicU64 = AtomicU64::new(100_000);
 
 fn parse_args() -> Args {
     let mut args = Args {
         seconds: 30,
         seed: None,
+        lifetime: 100_000,
     };
     let parse = |flag: &str, v: Option<String>| -> u64 {
         let v = v.unwrap_or_else(|| panic!("{flag} needs a value"));
@@ -1418,6 +1436,8 @@ fn parse_args() -> Args {
             Some(("--seed", v)) => args.seed = Some(parse("--seed", Some(v.into()))),
             _ if a == "--seconds" => args.seconds = parse("--seconds", it.next()),
             _ if a == "--seed" => args.seed = Some(parse("--seed", it.next())),
+            Some(("--lifetime", v)) => args.lifetime = parse("--lifetime", Some(v.into())).max(1),
+            _ if a == "--lifetime" => args.lifetime = parse("--lifetime", it.next()).max(1),
             _ => {} // cargo test's own arguments and filters
         }
     }
@@ -1426,6 +1446,7 @@ fn parse_args() -> Args {
 
 fn main() {
     let args = parse_args();
+    LIFETIME.store(args.lifetime, Ordering::Relaxed);
     let base_seed = args.seed.unwrap_or_else(|| {
         let t = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
