@@ -440,12 +440,23 @@ unsafe fn destroy_one(obj: ObjRef) {
     debug_assert!(info.leaf || is_attached(), "{OFF_MUTATOR}");
     // SAFETY: the object is dying and owned by us.
     let callbacks = unsafe { runtime().weak.clear(obj) };
+    // Ordering: Acquire, paired with the collector's setting of DEAD during its pause (the
+    // restart's Release/Acquire also orders it).
+    let drop_value = header.flags(Ordering::Acquire) & flags::DEAD == 0;
+    if callbacks.is_empty() {
+        // The common case, kept free of `catch_unwind`: a panic unwinds past `_free`, which
+        // still frees the block.
+        let _free = FreeBlock(obj, info);
+        if drop_value {
+            // SAFETY: the value is initialised (not DEAD) and nobody else can reach it.
+            unsafe { (info.drop_value)(obj) };
+        }
+        return;
+    }
     let dropped = {
         let _free = FreeBlock(obj, info);
-        // Ordering: Acquire, paired with the collector's setting of DEAD during its pause (the
-        // restart's Release/Acquire also orders it).
-        if header.flags(Ordering::Acquire) & flags::DEAD == 0 {
-            // SAFETY: the value is initialised (not DEAD) and nobody else can reach it.
+        if drop_value {
+            // SAFETY: as above.
             catch_unwind(AssertUnwindSafe(|| unsafe { (info.drop_value)(obj) }))
         } else {
             Ok(())
