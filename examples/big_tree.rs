@@ -33,6 +33,10 @@ use std::time::{Duration, Instant};
 
 use ftgc::{CollectionStats, Gc, Mutator, Trace};
 
+#[path = "common/rss.rs"]
+mod rss;
+use rss::peak_rss;
+
 /// Branching factor of the tree.
 const BRANCHING: usize = 5;
 /// Default number of nodes.
@@ -299,20 +303,6 @@ fn print_stats(title: &str, s: &CollectionStats) {
         ms(s.total),
         ns_per(s.total, s.objects)
     );
-}
-
-/// Peak resident set size in bytes (`VmHWM`), where `/proc/self/status` has it (Linux).
-fn peak_rss() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kib: u64 = line
-        .trim_start_matches("VmHWM:")
-        .trim()
-        .trim_end_matches("kB")
-        .trim()
-        .parse()
-        .ok()?;
-    Some(kib * 1024)
 }
 
 const USAGE: &str = "usage: big_tree [--nodes N] [--threads T]";

@@ -23,6 +23,10 @@ use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+#[path = "../common/rss.rs"]
+mod rss;
+use rss::peak_rss;
+
 const USAGE: &str = "usage: minivm FILE [ARGS...]";
 
 fn main() -> ExitCode {
@@ -85,18 +89,4 @@ fn print_stats(wall: Duration) {
         format!("{:.1} MiB", b as f64 / (1 << 20) as f64)
     });
     eprintln!("minivm: wall {:.3} s, peak RSS {rss}", wall.as_secs_f64());
-}
-
-/// Peak resident set size in bytes (`VmHWM`), where `/proc/self/status` has it (Linux).
-fn peak_rss() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kib: u64 = line
-        .trim_start_matches("VmHWM:")
-        .trim()
-        .trim_end_matches("kB")
-        .trim()
-        .parse()
-        .ok()?;
-    Some(kib * 1024)
 }
