@@ -90,6 +90,15 @@
 //! unregistered reference still keeps its target alive. [`Mutator::freeze`] sets the whole
 //! current heap aside from later collections, as CPython's `gc.freeze`.
 //!
+//! **The gc module.** [`Collector`] and [`Mutator`] offer what CPython's `gc` module does:
+//! enable/disable, thresholds, statistics and [callbacks](Collector::add_callback),
+//! [`freeze`](Mutator::freeze), a [save-all](Collector::set_debug_saveall) debug mode, and
+//! [`objects`](Mutator::objects), [`referents`](Mutator::referents) and
+//! [`referrers`](Mutator::referrers) as type-erased handles ([`GcAny`]). Types may opt into a
+//! [`Finalize`] hook with PEP 442 semantics (resurrection is allowed and frees nothing), and
+//! weak references may carry [callbacks](Gc::downgrade_with_callback). `docs/embedding.md` is
+//! the guide for runtime authors.
+//!
 //! **Tracing.** Types stored in `Gc` implement [`Trace`], usually with `#[derive(Trace)]`.
 //! Interior mutability uses [`GcMutex`] (traced with plain reads: no guard can exist while the
 //! world is stopped), or `std::sync::Mutex`, `RwLock`, atomics and `OnceLock`, all traced
