@@ -457,8 +457,10 @@ impl GcAny {
     /// A handle to `obj`, taking a new strong reference.
     ///
     /// # Safety
-    /// `obj` is a live object whose count cannot reach zero during the call (the world is
-    /// stopped and it is referenced, or the caller holds a handle).
+    /// `obj` is an allocated object whose count is above zero and cannot reach zero during
+    /// the call (the world is stopped and it is referenced, or the caller holds a handle). It
+    /// may be DEAD (a handle a destructor kept): the handle is then only good for dropping,
+    /// as the `Gc` it downcasts to.
     pub(crate) unsafe fn from_live(obj: ObjRef) -> GcAny {
         obj.header().inc_ref();
         GcAny { obj }

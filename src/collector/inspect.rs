@@ -84,9 +84,10 @@ pub(super) fn handles(
     _stopped: &WorldStopped<'_>,
     objs: impl IntoIterator<Item = ObjRef>,
 ) -> Vec<GcAny> {
-    // SAFETY: each object is live (count above zero, not DEAD): either from the filtered walk,
-    // or referenced by a live object; the world is stopped, so no count can reach zero before
-    // the increment.
+    // SAFETY: each object's count is above zero: it comes from the walk filtered by
+    // `is_live`, is referenced by such an object (which owns a handle to it), or is garbage
+    // this pause found (candidates have counts above zero). The world is stopped, so no count
+    // can reach zero before the increment.
     objs.into_iter()
         .map(|obj| unsafe { GcAny::from_live(obj) })
         .collect()
