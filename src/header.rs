@@ -24,7 +24,8 @@
 //!   it is 0 whenever the world is running (the scan phase restores it).
 //! * `ty` holds a `&'static TypeInfo` (64-byte aligned) in its high bits and the [`flags`] in its
 //!   low 6 bits. `DEAD` and `FROZEN` change only while the world is stopped; `HAS_WEAK` may
-//!   be set at any time by a thread holding a strong handle.
+//!   be set at any time by a thread holding a strong handle; `FINALIZED` is set once, by the
+//!   collecting thread between two passes.
 
 use core::alloc::Layout;
 use core::ptr::NonNull;

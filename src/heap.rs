@@ -11,7 +11,9 @@
 //!   interior pointers would not be block starts).
 //! * No thread may allocate or free a GC-heap block while a walk runs: the walk collects each
 //!   page's pending frees. Only attached mutators allocate and free GC-heap blocks, and a walk
-//!   needs a [`WorldStopped`] witness, so they are all parked.
+//!   needs a [`WorldStopped`] witness, so they are all parked. mimalloc's own thread teardown
+//!   also collects a thread's pages, after the thread stopped being a mutator: a mutator hands
+//!   its pages back first ([`release_thread_pages`]).
 //! * Blocks above [`MAX_GC_OBJECT`] could land on OS pages the walk does not see; `Gc::new`
 //!   refuses such types at compile time, naming the limit.
 //!

@@ -11,13 +11,14 @@
 //! * `Gc::downgrade` (strong handle held): under the shard lock, find or insert the slot and set
 //!   `HAS_WEAK`.
 //! * Death (count 0, or found garbage with the world stopped): under the shard lock remove the
-//!   entry, then under the slot lock set the target to `None`. Only then is the value dropped
-//!   and the block freed.
+//!   entry, then under the slot lock set the target to `None` and take the slot's callbacks
+//!   (`Gc::downgrade_with_callback`). Only then is the value dropped and the block freed; the
+//!   callbacks run afterwards with no lock held (for garbage, after the world restarts).
 //! * `Weak::upgrade`: under the slot lock, read the target and increment its count unless it is
 //!   0 (dying) or the object is `DEAD`. Because death clears the target under the same lock
 //!   before freeing, the header read here is always of an allocated block.
 //!
-//! Lock order: shard, then slot.
+//! Lock order: shard, then slot target, then slot callbacks.
 
 use std::collections::HashMap;
 

@@ -64,6 +64,7 @@ fn gc<T>(id: u32) -> Gc<T> {
     }
 }
 
+// SAFETY: the stand-in trait has no contract; these impls mirror the real ones.
 unsafe impl<T: ?Sized> Trace for Gc<T> {
     fn trace<V: Tracer>(&self, tracer: &mut V) {
         tracer.edge(self.id);
@@ -72,6 +73,7 @@ unsafe impl<T: ?Sized> Trace for Gc<T> {
 
 macro_rules! leaf {
     ($($t:ty),*) => {$(
+        // SAFETY: the stand-in trait has no contract; these impls mirror the real ones.
         unsafe impl Trace for $t {
             const NEEDS_TRACE: bool = false;
             const HOLDS_HANDLES: bool = false;
@@ -81,6 +83,7 @@ macro_rules! leaf {
 }
 leaf!(u8, u32, String);
 
+// SAFETY: the stand-in trait has no contract; these impls mirror the real ones.
 unsafe impl<T: Trace> Trace for Vec<T> {
     const NEEDS_TRACE: bool = T::NEEDS_TRACE;
     const HOLDS_HANDLES: bool = T::HOLDS_HANDLES;
@@ -89,6 +92,7 @@ unsafe impl<T: Trace> Trace for Vec<T> {
     }
 }
 
+// SAFETY: the stand-in trait has no contract; these impls mirror the real ones.
 unsafe impl<T: Trace + ?Sized> Trace for Box<T> {
     const NEEDS_TRACE: bool = T::NEEDS_TRACE;
     const HOLDS_HANDLES: bool = T::HOLDS_HANDLES;
@@ -97,6 +101,7 @@ unsafe impl<T: Trace + ?Sized> Trace for Box<T> {
     }
 }
 
+// SAFETY: the stand-in trait has no contract; these impls mirror the real ones.
 unsafe impl<T: Trace> Trace for Option<T> {
     const NEEDS_TRACE: bool = T::NEEDS_TRACE;
     const HOLDS_HANDLES: bool = T::HOLDS_HANDLES;
@@ -107,6 +112,7 @@ unsafe impl<T: Trace> Trace for Option<T> {
     }
 }
 
+// SAFETY: the stand-in trait has no contract; these impls mirror the real ones.
 unsafe impl<T: Trace + ?Sized> Trace for &T {
     const NEEDS_TRACE: bool = T::NEEDS_TRACE;
     const HOLDS_HANDLES: bool = T::HOLDS_HANDLES;
@@ -115,6 +121,7 @@ unsafe impl<T: Trace + ?Sized> Trace for &T {
     }
 }
 
+// SAFETY: the stand-in trait has no contract; these impls mirror the real ones.
 unsafe impl<T: Trace, const N: usize> Trace for [T; N] {
     const NEEDS_TRACE: bool = T::NEEDS_TRACE;
     const HOLDS_HANDLES: bool = T::HOLDS_HANDLES;

@@ -1,6 +1,7 @@
 //! The cycle collector: one full, non-generational collection, phase by phase.
 //!
-//! [`Collector::run`] reads top-down as the collection:
+//! [`Collector::run`] runs one *pass* ([`Collector::pass`], which reads top-down as the
+//! phases below), or up to [`MAX_PASSES`] when garbage has finalizers to run ([`finalize`]):
 //!
 //! 1. drain the release queue (world running);
 //! 2. **stop the world**;
@@ -9,10 +10,12 @@
 //!    by the cycle search;
 //! 5. [`update_refs`]: gc_refs = refcount − references from other candidates;
 //! 6. [`mark_reachable`]: everything reachable from a candidate with gc_refs > 0 is alive;
-//! 7. [`scan`]: the rest is garbage; take a reference to each, mark it DEAD, clear its weak
-//!    slot; reset every scratch word;
-//! 8. **restart the world**;
-//! 9. [`destroy`]: drop the garbage values, then release the blocks.
+//! 7. [`scan`]: the rest is garbage; reset every scratch word; take a reference to each
+//!    garbage object, mark it DEAD, clear its weak slot (or, in save-all mode, keep it
+//!    intact; or, when some of it has finalizers to run, clear its weak slots and hold it);
+//! 8. **restart the world**; run the cleared weak references' callbacks;
+//! 9. [`destroy`]: drop the garbage values, then release the blocks (or run the finalizers
+//!    and let the next pass decide).
 //!
 //! Both marking phases use the prefetch buffer ([`marking`]) when the heap is big.
 //! [`inspect`] lists objects and their references with the world stopped, and freezes them
