@@ -11,6 +11,8 @@
 
 use std::time::{Duration, Instant};
 
+use crate::tally::Tally;
+
 /// Runs `f` and measures it.
 pub fn timed<R>(f: impl FnOnce() -> R) -> (R, Duration) {
     let t = Instant::now();
@@ -157,6 +159,32 @@ pub struct LiveGraphResult {
     pub dropped: usize,
     /// Tallied values created (records or items, as the subject chose).
     pub expected: usize,
+}
+
+/// The common tail of every subject's live-graph workloads: times one full collection with
+/// the graph live, then `drop_and_collect` (drop or unroot the graph, then collect its
+/// garbage: [`LiveGraphResult::collect_garbage`]), counting the drops after each. The graph
+/// has `objects` objects, of which `tallied` carry a tally; `dropped_in_build` tallied values
+/// died while it was built. `state` is whatever both steps need (a mutator, an arena, ...).
+pub fn live_graph<S>(
+    mut state: S,
+    build: Duration,
+    (objects, tallied, dropped_in_build): (usize, usize, usize),
+    collect: impl FnOnce(&mut S),
+    drop_and_collect: impl FnOnce(&mut S),
+) -> Result<LiveGraphResult, Skip> {
+    let (_, collect_live) = timed(|| collect(&mut state));
+    let dropped_live = Tally::dropped() - dropped_in_build;
+    let (_, collect_garbage) = timed(|| drop_and_collect(&mut state));
+    Ok(LiveGraphResult {
+        build,
+        objects,
+        collect_live,
+        dropped_live,
+        collect_garbage,
+        dropped: Tally::dropped() - dropped_in_build,
+        expected: tallied,
+    })
 }
 
 /// One collector under test.

@@ -51,8 +51,6 @@
 //! and the graphs here would share it with everything else it holds. Each workload gets a fresh
 //! arena, whose only content is its graph, so a full collection here traces nothing else.
 
-use std::time::Duration;
-
 use gc_arena::arena::{CollectionPhase, Root};
 use gc_arena::barrier::unlock;
 use gc_arena::lock::{OnceLock, RefLock};
@@ -343,9 +341,13 @@ impl Subject for GcArena {
         let live = plan.live_objects();
         live_graph(
             arena,
-            |a| a.mutate_root(|_, root| *root = None),
             build,
             (live, live, plan.replace_order.len()),
+            full_collection,
+            |a| {
+                a.mutate_root(|_, root| *root = None);
+                full_collection(a);
+            },
         )
     }
 
@@ -384,38 +386,15 @@ impl Subject for GcArena {
         });
         live_graph(
             arena,
-            |a| a.mutate_root(|_, root| *root = None),
             build,
             (plan.objects() + 1, plan.objects(), 0),
+            full_collection,
+            |a| {
+                a.mutate_root(|_, root| *root = None);
+                full_collection(a);
+            },
         )
     }
-}
-
-/// The common tail of the live-graph workloads, as in [`ours`](super::ours). `drop_graph`
-/// removes the graph from the arena's root.
-fn live_graph<R>(
-    mut arena: Arena<R>,
-    drop_graph: impl FnOnce(&mut Arena<R>),
-    build: Duration,
-    (objects, tallied, dropped_in_build): (usize, usize, usize),
-) -> Result<LiveGraphResult, Skip>
-where
-    R: for<'a> Rootable<'a>,
-    for<'a> Root<'a, R>: Collect<'a> + Sized,
-{
-    let (_, collect_live) = timed(|| full_collection(&mut arena));
-    let dropped_live = Tally::dropped() - dropped_in_build;
-    drop_graph(&mut arena);
-    let (_, collect_garbage) = timed(|| full_collection(&mut arena));
-    Ok(LiveGraphResult {
-        build,
-        objects,
-        collect_live,
-        dropped_live,
-        collect_garbage,
-        dropped: Tally::dropped() - dropped_in_build,
-        expected: tallied,
-    })
 }
 
 #[cfg(test)]

@@ -340,7 +340,16 @@ impl Subject for DumpsterSync {
                 built.pop().unwrap()
             });
             let live = plan.live_objects();
-            live_graph(root, build, (live, live, plan.replace_order.len()))
+            live_graph(
+                (),
+                build,
+                (live, live, plan.replace_order.len()),
+                |_| collect(),
+                move |_| {
+                    drop(root);
+                    collect();
+                },
+            )
         })
     }
 
@@ -367,32 +376,16 @@ impl Subject for DumpsterSync {
                 }
                 Gc::new(Lists { lists })
             });
-            live_graph(root, build, (plan.objects() + 1, plan.objects(), 0))
+            live_graph(
+                (),
+                build,
+                (plan.objects() + 1, plan.objects(), 0),
+                |_| collect(),
+                move |_| {
+                    drop(root);
+                    collect();
+                },
+            )
         })
     }
-}
-
-/// The common tail of the live-graph workloads: collect live, drop, collect garbage. The graph
-/// has `objects` objects of which `tallied` carry a tally; `dropped_in_build` tallied values
-/// died while it was built.
-fn live_graph<T: Trace + Send + Sync + 'static>(
-    root: Gc<T>,
-    build: Duration,
-    (objects, tallied, dropped_in_build): (usize, usize, usize),
-) -> Result<LiveGraphResult, Skip> {
-    let (_, collect_live) = timed(collect);
-    let dropped_live = Tally::dropped() - dropped_in_build;
-    let (_, collect_garbage) = timed(|| {
-        drop(root);
-        collect()
-    });
-    Ok(LiveGraphResult {
-        build,
-        objects,
-        collect_live,
-        dropped_live,
-        collect_garbage,
-        dropped: Tally::dropped() - dropped_in_build,
-        expected: tallied,
-    })
 }

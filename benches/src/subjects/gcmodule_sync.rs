@@ -390,7 +390,18 @@ impl Subject for GcModule {
             built.pop().unwrap()
         });
         let live = plan.live_objects();
-        live_graph(&space, root, build, (live, live, plan.replace_order.len()))
+        live_graph(
+            &space,
+            build,
+            (live, live, plan.replace_order.len()),
+            |s| {
+                s.collect_cycles();
+            },
+            move |s| {
+                drop(root);
+                s.collect_cycles();
+            },
+        )
     }
 
     fn biglists(&self, p: &BigListsParams) -> Result<LiveGraphResult, Skip> {
@@ -416,34 +427,19 @@ impl Subject for GcModule {
             }
             space.create(Lists { lists })
         });
-        live_graph(&space, root, build, (plan.objects() + 1, plan.objects(), 0))
+        live_graph(
+            &space,
+            build,
+            (plan.objects() + 1, plan.objects(), 0),
+            |s| {
+                s.collect_cycles();
+            },
+            move |s| {
+                drop(root);
+                s.collect_cycles();
+            },
+        )
     }
-}
-
-/// The common tail of the live-graph workloads: collect live, drop, collect garbage. The graph
-/// has `objects` objects of which `tallied` carry a tally; `dropped_in_build` tallied values
-/// died while it was built.
-fn live_graph<T: Trace + Send + Sync>(
-    space: &ThreadedObjectSpace,
-    root: Cc<T>,
-    build: Duration,
-    (objects, tallied, dropped_in_build): (usize, usize, usize),
-) -> Result<LiveGraphResult, Skip> {
-    let (_, collect_live) = timed(|| space.collect_cycles());
-    let dropped_live = Tally::dropped() - dropped_in_build;
-    let (_, collect_garbage) = timed(|| {
-        drop(root);
-        space.collect_cycles()
-    });
-    Ok(LiveGraphResult {
-        build,
-        objects,
-        collect_live,
-        dropped_live,
-        collect_garbage,
-        dropped: Tally::dropped() - dropped_in_build,
-        expected: tallied,
-    })
 }
 
 #[cfg(test)]

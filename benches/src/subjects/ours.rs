@@ -242,7 +242,18 @@ impl Subject for Ftgc {
         manual(|| {
             let (root, build) = timed(|| build_btree(m, &plan));
             let live = plan.live_objects();
-            live_graph(m, root, build, (live, live, plan.replace_order.len()))
+            live_graph(
+                m,
+                build,
+                (live, live, plan.replace_order.len()),
+                |m| {
+                    m.collect();
+                },
+                move |m| {
+                    drop(root);
+                    m.collect();
+                },
+            )
         })
     }
 
@@ -251,7 +262,18 @@ impl Subject for Ftgc {
         let m = &mut Mutator::new();
         manual(|| {
             let (root, build) = timed(|| build_biglists(m, &plan));
-            live_graph(m, root, build, (plan.objects() + 1, plan.objects(), 0))
+            live_graph(
+                m,
+                build,
+                (plan.objects() + 1, plan.objects(), 0),
+                |m| {
+                    m.collect();
+                },
+                move |m| {
+                    drop(root);
+                    m.collect();
+                },
+            )
         })
     }
 }
@@ -347,30 +369,4 @@ pub fn build_biglists(
         }
     }
     Gc::new(m, Lists { lists })
-}
-
-/// The common tail of the live-graph workloads: collect live, drop, collect garbage. The graph
-/// has `objects` objects of which `tallied` carry a tally; `dropped_in_build` tallied values
-/// died while it was built.
-fn live_graph<T: Trace + Send + Sync + 'static>(
-    m: &mut Mutator,
-    root: Gc<T>,
-    build: Duration,
-    (objects, tallied, dropped_in_build): (usize, usize, usize),
-) -> Result<LiveGraphResult, Skip> {
-    let (_, collect_live) = timed(|| m.collect());
-    let dropped_live = Tally::dropped() - dropped_in_build;
-    let (_, collect_garbage) = timed(|| {
-        drop(root);
-        m.collect()
-    });
-    Ok(LiveGraphResult {
-        build,
-        objects,
-        collect_live,
-        dropped_live,
-        collect_garbage,
-        dropped: Tally::dropped() - dropped_in_build,
-        expected: tallied,
-    })
 }

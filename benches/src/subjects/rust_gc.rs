@@ -66,8 +66,6 @@
 
 #![allow(non_local_definitions)]
 
-use std::time::Duration;
-
 use gc::{Finalize, Gc, GcCell, Trace, force_collect};
 
 use crate::shape::{BTreePlan, BigListsPlan};
@@ -312,7 +310,16 @@ impl Subject for RustGc {
                 root
             });
             let live = plan.live_objects();
-            live_graph(root, build, (live, live, plan.replace_order.len()))
+            live_graph(
+                (),
+                build,
+                (live, live, plan.replace_order.len()),
+                |_| force_collect(),
+                move |_| {
+                    drop(root);
+                    force_collect();
+                },
+            )
         })
     }
 
@@ -341,28 +348,16 @@ impl Subject for RustGc {
                 }
                 Gc::new(Lists { lists })
             });
-            live_graph(root, build, (plan.objects() + 1, plan.objects(), 0))
+            live_graph(
+                (),
+                build,
+                (plan.objects() + 1, plan.objects(), 0),
+                |_| force_collect(),
+                move |_| {
+                    drop(root);
+                    force_collect();
+                },
+            )
         })
     }
-}
-
-/// The common tail of the live-graph workloads, as in [`ours`](super::ours).
-fn live_graph<T: Trace>(
-    root: Gc<T>,
-    build: Duration,
-    (objects, tallied, dropped_in_build): (usize, usize, usize),
-) -> Result<LiveGraphResult, Skip> {
-    let (_, collect_live) = timed(force_collect);
-    let dropped_live = Tally::dropped() - dropped_in_build;
-    drop(root);
-    let (_, collect_garbage) = timed(force_collect);
-    Ok(LiveGraphResult {
-        build,
-        objects,
-        collect_live,
-        dropped_live,
-        collect_garbage,
-        dropped: Tally::dropped() - dropped_in_build,
-        expected: tallied,
-    })
 }

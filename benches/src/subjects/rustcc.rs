@@ -65,7 +65,6 @@
 //!   overflow the stack.
 
 use std::cell::RefCell;
-use std::time::Duration;
 
 use rust_cc::{Cc, Finalize, Trace, collect_cycles};
 
@@ -301,7 +300,16 @@ impl Subject for RustCc {
                 built.pop().unwrap()
             });
             let live = plan.live_objects();
-            live_graph(root, build, (live, live, plan.replace_order.len()))
+            live_graph(
+                (),
+                build,
+                (live, live, plan.replace_order.len()),
+                |_| collect_cycles(),
+                move |_| {
+                    drop(root);
+                    collect_cycles();
+                },
+            )
         })
     }
 
@@ -338,34 +346,18 @@ impl Subject for RustCc {
                 }
                 Cc::new(Lists { lists })
             });
-            live_graph(root, build, (plan.objects() + 1, plan.objects(), 0))
+            live_graph(
+                (),
+                build,
+                (plan.objects() + 1, plan.objects(), 0),
+                |_| collect_cycles(),
+                move |_| {
+                    drop(root);
+                    collect_cycles();
+                },
+            )
         })
     }
-}
-
-/// The common tail of the live-graph workloads: collect live, drop, collect garbage. The graph
-/// has `objects` objects of which `tallied` carry a tally; `dropped_in_build` tallied values
-/// died while it was built.
-fn live_graph<T: Trace>(
-    root: Cc<T>,
-    build: Duration,
-    (objects, tallied, dropped_in_build): (usize, usize, usize),
-) -> Result<LiveGraphResult, Skip> {
-    let (_, collect_live) = timed(collect_cycles);
-    let dropped_live = Tally::dropped() - dropped_in_build;
-    let (_, collect_garbage) = timed(|| {
-        drop(root);
-        collect_cycles();
-    });
-    Ok(LiveGraphResult {
-        build,
-        objects,
-        collect_live,
-        dropped_live,
-        collect_garbage,
-        dropped: Tally::dropped() - dropped_in_build,
-        expected: tallied,
-    })
 }
 
 #[cfg(test)]
