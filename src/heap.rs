@@ -1,9 +1,10 @@
 //! The two mimalloc v3 first-class heaps objects live in.
 //!
-//! * The **GC heap** holds every object whose type may own handles. The collector finds them by
-//!   walking it (`mi_heap_visit_blocks`) while the world is stopped: there are no list links.
-//! * The **leaf heap** holds objects that can never own a handle (`Trace::NEEDS_TRACE ==
-//!   false`). It is never walked, as CPython never scans its non-GC object heap.
+//! * The **GC heap** holds every object that may be part of a cycle. The collector finds them
+//!   by walking it (`mi_heap_visit_blocks`) while the world is stopped: there are no list links.
+//! * The **leaf heap** holds objects that cannot (`Trace::NEEDS_TRACE == false`: no handle,
+//!   or only handles to values that hold none). It is never walked, as CPython never scans its
+//!   non-GC object heap.
 //!
 //! # Rules (from `mimalloc-v3-notes.md` §1)
 //!

@@ -32,10 +32,11 @@
 //! thread.
 //!
 //! **Objects.** Each object is one mimalloc block: a 16-byte header (count, collector scratch,
-//! type pointer with flag bits) and the value. Objects whose type can hold handles live in
+//! type pointer with flag bits) and the value. Objects that may be part of a cycle live in
 //! the *GC heap*, which the collector walks to find every object: there are no list links and
-//! no table of objects. Values that can never hold a handle ([`Trace::NEEDS_TRACE`] is false)
-//! live in a *leaf heap* that is never walked.
+//! no table of objects. Values that cannot ([`Trace::NEEDS_TRACE`] is false: no handle, or
+//! only handles to values that hold none, such as a `Gc<String>`) live in a *leaf heap* that
+//! is never walked.
 //!
 //! **Mutators and the token.** A thread that reads objects, allocates, or collects registers
 //! a [`Mutator`]. Reading takes the token by shared borrow, `gc.get(&m) -> &T`; everything
