@@ -26,17 +26,20 @@ use crate::stw::WorldStopped;
 use crate::trace::ObjRef;
 use crate::weak::WeakCallback;
 
-/// Whether `obj` has a finalizer that has not run.
-fn unfinalized(obj: ObjRef) -> bool {
+/// `obj`'s finalizer, if it has one that has not run.
+fn unfinalized(obj: ObjRef) -> Option<unsafe fn(ObjRef, *mut ())> {
     let header = obj.header();
     // Ordering: Relaxed; FINALIZED is only set by the collecting thread, which holds the
     // collection lock, and this runs under the same lock.
-    header.info().finalize.is_some() && header.flags(Ordering::Relaxed) & flags::FINALIZED == 0
+    if header.flags(Ordering::Relaxed) & flags::FINALIZED != 0 {
+        return None;
+    }
+    header.info().finalize
 }
 
 /// Whether some of `garbage` has a finalizer to run.
 pub(super) fn pending(garbage: &[ObjRef]) -> bool {
-    garbage.iter().any(|&obj| unfinalized(obj))
+    garbage.iter().any(|&obj| unfinalized(obj).is_some())
 }
 
 /// With the world stopped: clears the weak slots of the garbage (their callbacks go to
@@ -63,15 +66,12 @@ pub(super) fn run(m: &mut Mutator, held: Vec<GcAny>) -> (usize, Option<Box<dyn A
     let mut first = None;
     for obj in &held {
         let obj = obj.obj();
-        if !unfinalized(obj) {
+        let Some(finalize) = unfinalized(obj) else {
             continue;
-        }
+        };
         // Ordering: Relaxed; only this thread reads it before the next pass, which this thread
         // runs.
         obj.header().set_flags(flags::FINALIZED, Ordering::Relaxed);
-        let Some(finalize) = obj.header().info().finalize else {
-            continue;
-        };
         ran += 1;
         let m: *mut Mutator = &mut *m;
         // SAFETY: `obj` is alive and not DEAD (a handle in `held` keeps it so, and only the
