@@ -43,7 +43,9 @@ fn disabled_or_zero_threshold_means_no_automatic_collection() {
     for setting in ["disabled", "threshold 0"] {
         match setting {
             "disabled" => {
-                assert!(c.disable() || !c.is_enabled());
+                c.enable();
+                assert!(c.disable(), "disable reports that collection was on");
+                assert!(!c.disable() && !c.is_enabled());
             }
             _ => {
                 c.enable();
@@ -75,6 +77,12 @@ fn big_live_heaps_raise_the_bar_to_a_quarter_of_the_survivors() {
     let c = ftgc::collector();
     c.set_threshold(DEFAULT_THRESHOLD);
     c.enable();
+    // The count rule alone: under the memory rule, 60,000 small objects are well under 10 % of
+    // this process's memory, and the collection would (rightly) be deferred.
+    c.set_trigger(TriggerConfig {
+        mode: TriggerMode::Count,
+        ..TriggerConfig::default()
+    });
     let mut m = Mutator::new();
     let drops = Drops::new();
     let live = ring(&mut m, 200_000, &drops);
@@ -101,6 +109,7 @@ fn big_live_heaps_raise_the_bar_to_a_quarter_of_the_survivors() {
         kept.push(Node::new(&mut m, i, &drops));
     }
     assert!(c.totals().collections > before);
+    c.set_trigger(TriggerConfig::default());
     drop((live, kept));
     m.collect();
 }

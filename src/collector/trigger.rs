@@ -103,7 +103,8 @@ pub struct TriggerConfig {
     /// Collect if process memory grew by more than this fraction since the last collection
     /// (CPython: 0.10)...
     pub memory_growth: f64,
-    /// ...or by more than this many bytes (CPython: 128 KiB).
+    /// ...and by more than this many bytes (CPython: 128 KiB): the growth must exceed
+    /// `max(memory_growth × last, memory_growth_min)`, CPython's `max(last_mem / 10, 128)`.
     pub memory_growth_min: u64,
     /// Collect anyway once this many new objects were deferred (CPython: 40 × threshold;
     /// 0 means 40 × the current threshold).
@@ -189,7 +190,7 @@ pub(crate) fn decide(
         return Decision::Collect(Reason::MemoryGrowth);
     };
     let growth = now.saturating_sub(last);
-    if growth > c.memory_growth_min || growth as f64 > c.memory_growth * last as f64 {
+    if growth > c.memory_growth_min && growth as f64 > c.memory_growth * last as f64 {
         Decision::Collect(Reason::MemoryGrowth)
     } else {
         Decision::Defer
@@ -278,15 +279,26 @@ mod tests {
             Decision::Collect(Reason::MemoryGrowth)
         );
         assert_eq!(decide(&c, inputs(), || Some(100 << 20)), Decision::Defer);
-        // Under 10 % but over 128 KiB still counts as growth (CPython's max(10 %, 128 KiB)).
+        // The growth must exceed max(10 %, 128 KiB), CPython's `max(last_mem / 10, 128)`:
+        // 256 KiB on 100 MiB is over the floor but under 10 %...
+        assert_eq!(
+            decide(&c, inputs(), || Some((100 << 20) + 256 * 1024)),
+            Decision::Defer
+        );
+        // ...100 KiB on 512 KiB is over 10 % but under the floor...
+        let small = Inputs {
+            last_memory: Some(512 << 10),
+            ..inputs()
+        };
+        assert_eq!(
+            decide(&c, small, || Some((512 << 10) + 100 * 1024)),
+            Decision::Defer
+        );
+        // ...and 256 KiB on 1 MiB is over both.
         let small = Inputs {
             last_memory: Some(1 << 20),
             ..inputs()
         };
-        assert_eq!(
-            decide(&c, small, || Some((1 << 20) + 64 * 1024)),
-            Decision::Defer
-        );
         assert_eq!(
             decide(&c, small, || Some((1 << 20) + 256 * 1024)),
             Decision::Collect(Reason::MemoryGrowth)
