@@ -138,8 +138,10 @@ impl<T: ?Sized> DerefMut for GcMutexGuard<'_, T> {
 
 // SAFETY: reports exactly what the value reports. Reading it without the lock is sound because
 // `trace` runs only while the world is stopped, when no guard can exist (module docs), so no
-// write is in progress and none happens during the pause.
-unsafe impl<T: Trace + ?Sized> Trace for GcMutex<T> {
+// write is in progress and none happens during the pause. Several collector workers may trace
+// one object at once (marking races are allowed), so they share `&T` between threads: hence
+// `T: Sync`, which the lock itself does not need.
+unsafe impl<T: Trace + Sync + ?Sized> Trace for GcMutex<T> {
     const NEEDS_TRACE: bool = T::NEEDS_TRACE;
     const HOLDS_HANDLES: bool = T::HOLDS_HANDLES;
 

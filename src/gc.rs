@@ -332,9 +332,19 @@ impl<T> Gc<T> {
 
     /// Makes a weak reference.
     pub fn downgrade(this: &Gc<T>) -> Weak<T> {
+        // Ordering: Relaxed; DEAD is set during a pause, which every thread holding a handle to
+        // a DEAD object (one a destructor of garbage kept) has synchronised with.
+        let slot = if this.obj.header().flags(Ordering::Relaxed) & flags::DEAD != 0 {
+            // The value is gone: a weak reference that was never alive. Putting it in the
+            // table would leave an entry that outlives the block.
+            Arc::new(WeakSlot::cleared())
+        } else {
+            // SAFETY: `this` is a strong handle to an object that is not DEAD, so it is alive
+            // and not dying.
+            unsafe { runtime().weak.slot(this.obj) }
+        };
         Weak {
-            // SAFETY: `this` is a strong handle, so the object is alive and not dying.
-            slot: unsafe { runtime().weak.slot(this.obj) },
+            slot,
             _t: PhantomData,
         }
     }

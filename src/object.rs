@@ -41,6 +41,9 @@ use crate::sync::{self, Mutex, Ordering};
 use crate::trace::ObjRef;
 use crate::weak::WeakTable;
 
+/// The root slot of a leaf object: not registered (see [`Runtime::add_root`]).
+pub(crate) const NO_ROOT_SLOT: usize = usize::MAX;
+
 /// Breaker bit: the release queue is not empty.
 pub(crate) const RELEASES: u32 = 1 << 1;
 
@@ -107,6 +110,11 @@ impl Runtime {
 
     /// Registers `obj` as a known root; returns its slot.
     pub(crate) fn add_root(&self, obj: ObjRef) -> usize {
+        // A leaf object is never marked, and may be freed on any thread the moment its last
+        // handle goes: the collector must not hold its address.
+        if obj.header().info().leaf {
+            return NO_ROOT_SLOT;
+        }
         let mut r = sync::lock(&self.roots);
         match r.free.pop() {
             Some(i) => {
@@ -122,14 +130,18 @@ impl Runtime {
 
     /// Unregisters the root in `slot`.
     pub(crate) fn remove_root(&self, slot: usize) {
+        if slot == NO_ROOT_SLOT {
+            return;
+        }
         let mut r = sync::lock(&self.roots);
         r.slots[slot] = None;
         r.free.push(slot);
     }
 
-    /// The registered roots (read by the collector while the world is stopped: the handles
-    /// that registered them keep them alive meanwhile, since no mutator runs and a
-    /// non-mutator that drops a `Root` only decrements a count).
+    /// The registered roots (read by the collector while the world is stopped). Their blocks
+    /// stay allocated through the pause even if a `Root` is dropped meanwhile: no mutator
+    /// runs, and a non-mutator dropping the last handle of a GC-heap object only queues it
+    /// (leaf objects are never registered).
     pub(crate) fn roots_snapshot(&self) -> Vec<ObjRef> {
         sync::lock(&self.roots)
             .slots
@@ -398,6 +410,11 @@ pub(crate) fn destruction_scope(f: impl FnOnce()) -> Option<Box<dyn Any + Send>>
 pub(crate) unsafe fn free_dead(obj: ObjRef) {
     debug_assert!(obj.header().flags(Ordering::Relaxed) & flags::DEAD != 0);
     debug_assert!(is_attached());
+    // The collector cleared the weak slot and `Gc::downgrade` makes none for a DEAD object, so
+    // this finds nothing; it keeps the rule "no slot outlives its block" local.
+    // SAFETY: the object is dying and owned by us.
+    let callbacks = unsafe { runtime().weak.clear(obj) };
+    debug_assert!(callbacks.is_empty());
     // SAFETY: by the contract, nothing refers to the block any more and we may free it here.
     unsafe { heap::free(obj) };
 }

@@ -468,8 +468,10 @@ impl World {
             .filter(|t| t.state() == ATTACHED && Arc::as_ptr(t) as usize != g.requester)
             .map(|t| t.name().to_owned())
             .collect();
-        // The handler is user code: call it with `inner` released (it may register a thread).
-        // The caller re-checks the countdown, so a thread parking meanwhile is not missed.
+        // The handler is user code: call it with `inner` released (a late thread it wakes must
+        // take `inner` to park). The caller re-checks the countdown, so a thread parking
+        // meanwhile is not missed. `emit` catches a panic of the handler: unwinding from here,
+        // before a `WorldStopped` exists, would leave the world stopped.
         drop(g);
         crate::warning::emit(crate::warning::Warning::SlowSafepoint {
             threads,

@@ -38,7 +38,9 @@ pub struct ObjRef(pub(crate) NonNull<Header>);
 /// 2. **Stable while the world is stopped.** `trace` must report the same handles every time it
 ///    is called during one collection: it must not mutate the value, move handles in or out of
 ///    it, or create or drop handles. It may lock (only with `try_lock`-style calls that cannot
-///    block: other threads are stopped and a blocking lock could deadlock).
+///    block: other threads are stopped and a blocking lock could deadlock). Several collector
+///    workers may trace the same value at once, so `trace` must be safe to run concurrently
+///    with itself (it reads through `&self`, which for a `Sync` value it is).
 /// 3. **No panics expected.** A panic in `trace` aborts the collection cleanly (the world is
 ///    restarted, nothing is freed) and resumes on the collecting thread.
 ///

@@ -1,13 +1,17 @@
 //! Warnings: conditions the collector survives but the embedder should hear about.
 //!
 //! They go to one process-wide handler, standard error by default (the `log` crate at warn
-//! level with the `log` feature), so that a runtime can route them to its own log. The handler is called with no lock of the crate held, so it may do
-//! anything, including using handles and registering a mutator.
+//! level with the `log` feature), so that a runtime can route them to its own log. The handler
+//! runs on the thread that raised the warning; for a late safepoint that is the collecting
+//! thread, waiting for the stop with the collection locks held, so the handler must not
+//! collect, register a mutator or wait for a mutator thread (it may wake one). A panic in the
+//! handler is caught and reported on standard error: the stop goes on.
 //!
 //! Not a modelled protocol: plain `std` locks, also under loom (where no warning is raised).
 
 use core::fmt;
-use std::sync::{PoisonError, RwLock};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Duration;
 
 /// A condition the collector survives but reports.
@@ -54,18 +58,29 @@ impl fmt::Display for Warning {
 /// A warning handler.
 pub type WarningHandler = Box<dyn Fn(&Warning) + Send + Sync>;
 
-static HANDLER: RwLock<Option<WarningHandler>> = RwLock::new(None);
+/// The installed handler, shared so that `emit` can call it with the lock released.
+type SharedHandler = Arc<dyn Fn(&Warning) + Send + Sync>;
+
+static HANDLER: RwLock<Option<SharedHandler>> = RwLock::new(None);
 
 /// Installs `handler` (`None`: print to standard error, the default).
 pub(crate) fn set_handler(handler: Option<WarningHandler>) {
-    *HANDLER.write().unwrap_or_else(PoisonError::into_inner) = handler;
+    *HANDLER.write().unwrap_or_else(PoisonError::into_inner) = handler.map(Arc::from);
 }
 
-/// Reports `w` to the handler. Callers hold no lock of the crate.
+/// Reports `w` to the handler, called with its own lock released (it may install another
+/// handler); a panic in it is caught.
 pub(crate) fn emit(w: Warning) {
-    let handler = HANDLER.read().unwrap_or_else(PoisonError::into_inner);
-    match &*handler {
-        Some(h) => h(&w),
+    let handler = HANDLER
+        .read()
+        .unwrap_or_else(PoisonError::into_inner)
+        .clone();
+    match handler {
+        Some(h) => {
+            if catch_unwind(AssertUnwindSafe(|| h(&w))).is_err() {
+                eprintln!("ftgc: the warning handler panicked; the warning was: {w}");
+            }
+        }
         #[cfg(feature = "log")]
         None => log::warn!(target: "ftgc", "{w}"),
         #[cfg(not(feature = "log"))]

@@ -43,6 +43,14 @@ impl WeakSlot {
         f(*g)
     }
 
+    /// A slot whose target is already gone.
+    pub(crate) fn cleared() -> WeakSlot {
+        WeakSlot {
+            target: Mutex::new(None),
+            callbacks: Mutex::new(Vec::new()),
+        }
+    }
+
     /// Adds a callback to run when the target is cleared; if it already is, returns the
     /// callback to the caller, to run now.
     pub(crate) fn add_callback(&self, f: WeakCallback) -> Option<WeakCallback> {

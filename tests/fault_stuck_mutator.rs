@@ -78,5 +78,27 @@ fn a_late_mutator_is_named_in_a_warning_and_the_collection_completes_once_it_pol
     let before = warnings.lock().unwrap().len();
     m.collect();
     assert_eq!(warnings.lock().unwrap().len(), before);
+
+    // A handler that panics (after waking the late thread) does not leave the world stopped:
+    // the panic is caught inside the stop, the collection completes, and the thread resumes.
+    let (wake, woken) = mpsc::channel::<()>();
+    let wake = Mutex::new(wake);
+    c.set_warning_handler(Some(Box::new(move |_: &Warning| {
+        let _ = wake.lock().unwrap().send(());
+        panic!("warning handler bomb");
+    })));
+    let (ready, is_ready) = mpsc::channel();
+    let late = std::thread::spawn(move || {
+        let mut tm = Mutator::new();
+        ready.send(()).unwrap();
+        woken.recv().unwrap();
+        tm.safepoint();
+        tm.safepoint(); // a second poll: the world really restarted
+    });
+    m.detached(|| is_ready.recv().unwrap());
+    m.collect(); // returns: the world restarted although the handler panicked
+    m.detached(|| late.join().unwrap()); // woken by the handler only
+
+    m.collect();
     c.set_warning_handler(None);
 }

@@ -202,10 +202,13 @@ struct Keeper {
 }
 
 static KEPT: Mutex<Vec<Gc<Keeper>>> = Mutex::new(Vec::new());
+static KEPT_WEAK: Mutex<Vec<ftgc::Weak<Keeper>>> = Mutex::new(Vec::new());
 
 impl Drop for Keeper {
     fn drop(&mut self) {
         if let Some(n) = self.next.get_mut().take() {
+            // A weak reference made from a destroyed object's handle is dead from the start.
+            KEPT_WEAK.lock().unwrap().push(Gc::downgrade(&n));
             KEPT.lock().unwrap().push(n);
         }
     }
@@ -237,6 +240,9 @@ fn a_destroyed_object_references_nothing() {
     for k in &kept {
         // The value is gone: nothing to trace (and reading it would panic).
         assert!(m.referents(&GcAny::from(k.clone())).is_empty());
+    }
+    for w in std::mem::take(&mut *KEPT_WEAK.lock().unwrap()) {
+        assert!(w.is_dead() && w.upgrade(&m).is_none());
     }
     drop(kept);
     assert_eq!(drops.get(), 2);

@@ -422,8 +422,11 @@ impl Collector {
     }
 
     /// Routes the collector's [`Warning`](crate::Warning)s to `handler` (`None`: standard
-    /// error, the default). The handler runs on the thread that raised the warning (for a
-    /// late safepoint, the collecting thread, while it waits) with no lock of the crate held.
+    /// error, the default). The handler runs on the thread that raised the warning: for a
+    /// late safepoint, the collecting thread while it waits for the stop, with the collection
+    /// locks held. It must not collect, register a mutator or wait for a mutator thread (it
+    /// may wake one, or install another handler). A panic in it is caught and reported on
+    /// standard error, and the stop goes on.
     pub fn set_warning_handler(&self, handler: Option<crate::WarningHandler>) {
         crate::warning::set_handler(handler);
     }

@@ -5,9 +5,13 @@
 //! * Containers report their elements, slices of handles as one span.
 //! * Locks are traced with non-blocking calls only: with the world stopped, no mutator holds a
 //!   guard borrowed from the heap (guards come from `&T`, which cannot outlive a safepoint), so
-//!   a lock found held was leaked with `mem::forget`; its contents are then skipped, which only
-//!   keeps their targets alive (they count as outside references), consistently in every
-//!   phase since nobody can unlock it during the pause. Poisoned locks are traced normally.
+//!   a lock found held was either leaked with `mem::forget` or is held for a moment by another
+//!   collector worker tracing the same object. A leaked lock's contents are skipped, which only
+//!   keeps their targets alive (they count as outside references), consistently in every phase
+//!   since nobody can unlock it during the pause. Two workers race on one object only in the
+//!   marking phases, where the one holding the lock reports the contents, which is enough
+//!   (marks are idempotent); `update_refs` traces each object once. Poisoned locks are traced
+//!   normally.
 //! * `Arc<T>` and `Rc<T>` are deliberately *not* traced: the same `Arc` may be shared by several
 //!   objects (or by non-GC code), so its handles would be reported once per owner while being
 //!   counted once. Handles inside an `Arc` count as outside references.
@@ -267,7 +271,7 @@ tuple! {
 
 // SAFETY: see the module docs: contents are traced only when the lock can be taken without
 // blocking; skipping a leaked-held lock's contents under-reports, which is safe and consistent
-// through the pause.
+// through the pause; a lock held by another worker tracing the same object is reported by it.
 unsafe impl<T: Trace + ?Sized> Trace for Mutex<T> {
     const NEEDS_TRACE: bool = T::NEEDS_TRACE;
     const HOLDS_HANDLES: bool = T::HOLDS_HANDLES;
