@@ -245,9 +245,13 @@ impl ObjRef {
     pub(crate) fn header(&self) -> &Header {
         #[cfg(loom)]
         crate::heap::assert_allocated(*self);
-        // SAFETY: an `ObjRef` is only built for blocks that hold an initialised header, and is
-        // only used while the block is allocated (by a strong count, a weak slot lock, or the
-        // world being stopped); see each caller.
+        // SAFETY: the crate's invariant for every `ObjRef` it dereferences: it was built for a
+        // block holding an initialised header (`from_block`, a handle, a tracer's report), and
+        // the block stays allocated while it is used, by one of: a strong handle the caller
+        // owns or borrows; the weak slot lock (`Weak::upgrade`; death clears the slot under
+        // it before freeing); or the world being stopped, for blocks found by the walk or
+        // registered as roots (GC-heap blocks are not freed during a pause: non-mutators only
+        // queue them, and leaf objects are never registered or reported).
         unsafe { self.0.as_ref() }
     }
 

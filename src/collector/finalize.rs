@@ -55,7 +55,8 @@ pub(super) fn hold(
         // SAFETY: the world is stopped (witness) and the collector found `obj` garbage.
         callbacks.extend(unsafe { weak.clear(obj) });
     }
-    super::inspect::handles(stopped, garbage)
+    // SAFETY: garbage this pause found: candidates, whose counts are above zero.
+    unsafe { super::inspect::handles(stopped, garbage) }
 }
 
 /// With the world running: runs each pending finalizer once, then lets go of the handles

@@ -35,13 +35,16 @@ impl TracerImpl for Edges {
     }
 }
 
-/// The references `obj` reports. `obj` must be live ([`is_live`]).
-fn edges_of(_stopped: &WorldStopped<'_>, obj: ObjRef) -> Vec<ObjRef> {
+/// The references `obj` reports.
+///
+/// # Safety
+/// `obj` is live ([`is_live`]: allocated, count above zero, not DEAD), so its value is
+/// initialised.
+unsafe fn edges_of(_stopped: &WorldStopped<'_>, obj: ObjRef) -> Vec<ObjRef> {
     let mut edges = Edges::default();
     let trace = obj.header().info().trace[EDGES];
-    // SAFETY: `obj` is live and not DEAD (callers pass handles or objects from the walk
-    // filtered by `is_live`), so its value is initialised; the world is stopped (witness), so
-    // nobody mutates it meanwhile; `edges` is an exclusive `Edges`, the tracer of this slot.
+    // SAFETY: the value is initialised (contract); the world is stopped (witness), so nobody
+    // mutates it meanwhile; `edges` is an exclusive `Edges`, the tracer of this slot.
     unsafe { trace(obj, (&raw mut edges).cast::<()>()) };
     edges.0
 }
@@ -80,14 +83,17 @@ impl Collector {
 }
 
 /// A strong handle to each of `objs`, taken while the world is stopped.
-pub(super) fn handles(
+///
+/// # Safety
+/// Each object is allocated with a count above zero: from the walk filtered by `is_live`,
+/// referenced by such an object (which owns a handle to it), or garbage this pause found
+/// (candidates have counts above zero).
+pub(super) unsafe fn handles(
     _stopped: &WorldStopped<'_>,
     objs: impl IntoIterator<Item = ObjRef>,
 ) -> Vec<GcAny> {
-    // SAFETY: each object's count is above zero: it comes from the walk filtered by
-    // `is_live`, is referenced by such an object (which owns a handle to it), or is garbage
-    // this pause found (candidates have counts above zero). The world is stopped, so no count
-    // can reach zero before the increment.
+    // SAFETY: counts above zero (contract); the world is stopped (witness), so no count can
+    // reach zero before the increment.
     objs.into_iter()
         .map(|obj| unsafe { GcAny::from_live(obj) })
         .collect()
@@ -98,7 +104,9 @@ impl crate::Mutator {
     /// `gc.get_objects()`. Stops the world to walk the heap.
     pub fn objects(&mut self) -> Vec<GcAny> {
         let me = self.thread_state();
-        super::COLLECTOR.with_live_objects(me, handles)
+        // SAFETY: the walk's live objects.
+        super::COLLECTOR
+            .with_live_objects(me, |stopped, objects| unsafe { handles(stopped, objects) })
     }
 
     /// The tracked objects `obj` references, in the order its `Trace` impl reports them (a
@@ -115,8 +123,9 @@ impl crate::Mutator {
         if !is_live(obj.obj()) {
             return Vec::new();
         }
-        let edges = edges_of(&stopped, obj.obj());
-        handles(&stopped, edges)
+        // SAFETY: `obj` is live (checked above); its references are counted by the handles it
+        // owns.
+        unsafe { handles(&stopped, edges_of(&stopped, obj.obj())) }
     }
 
     /// The tracked objects that reference any of `targets`: CPython's `gc.get_referrers()`.
@@ -127,9 +136,15 @@ impl crate::Mutator {
         super::COLLECTOR.with_live_objects(me, |stopped, objects| {
             let found: Vec<ObjRef> = objects
                 .into_iter()
-                .filter(|&obj| edges_of(stopped, obj).iter().any(|e| wanted.contains(e)))
+                // SAFETY: the walk's live objects.
+                .filter(|&obj| {
+                    unsafe { edges_of(stopped, obj) }
+                        .iter()
+                        .any(|e| wanted.contains(e))
+                })
                 .collect();
-            handles(stopped, found)
+            // SAFETY: live objects from the walk.
+            unsafe { handles(stopped, found) }
         })
     }
 

@@ -687,7 +687,8 @@ impl Collector {
         let kept = if self.debug_saveall() {
             // Kept intact (neither DEAD nor weak-cleared): handles taken while stopped.
             state.stats.uncollectable = state.garbage.len();
-            Kept::Saved(inspect::handles(&stopped, state.garbage.drain(..)))
+            // SAFETY: garbage this pause found: candidates, whose counts are above zero.
+            Kept::Saved(unsafe { inspect::handles(&stopped, state.garbage.drain(..)) })
         } else if finalize::pending(&state.garbage) {
             let garbage = core::mem::take(&mut state.garbage);
             Kept::ToFinalize(finalize::hold(&stopped, garbage, &mut state.weak_callbacks))
