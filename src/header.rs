@@ -52,7 +52,7 @@ pub(crate) mod flags {
     pub(crate) const DEAD: usize = 1 << 0;
     /// A weak slot for this object exists in the weak table and must be cleared at death.
     pub(crate) const HAS_WEAK: usize = 1 << 1;
-    /// Set by `Collector::freeze`: the collector neither scans nor collects the object.
+    /// Set by `Mutator::freeze`: the collector neither scans nor collects the object.
     /// Changed only while the world is stopped.
     pub(crate) const FROZEN: usize = 1 << 2;
     /// The object's finalizer has run (or is running); it never runs again. Set by the
@@ -97,7 +97,7 @@ pub(crate) struct TypeInfo {
     pub(crate) finalize: Option<unsafe fn(ObjRef, *mut ())>,
     /// `TypeId::of` the value type, for `GcAny::downcast`.
     pub(crate) type_id: fn() -> core::any::TypeId,
-    /// Block size and alignment of the value.
+    /// Size and alignment of the value.
     pub(crate) value_layout: Layout,
     /// Bytes to allocate for the block (header, padding, value).
     pub(crate) block_size: usize,
@@ -268,7 +268,7 @@ impl ObjRef {
         if align <= HEADER_SIZE {
             start
         } else {
-            // The block was sized with `align - HEADER_SIZE` bytes of slack (`block_layout`).
+            // The block was sized with `align - HEADER_SIZE` bytes of slack (`block_size`).
             start.wrapping_add(start.align_offset(align))
         }
     }

@@ -75,7 +75,8 @@ fn heaps() -> &'static Heaps {
 /// (`leaf == false`) or the leaf heap. Returns `None` when mimalloc is out of memory.
 ///
 /// The caller must initialise the header before its next safepoint (a walk would otherwise see
-/// an uninitialised block), which is why only `Gc::try_new` calls this.
+/// an uninitialised block), which is why only `Gc`'s allocation path calls this (directly, and
+/// through `Mutator::alloc_after_collecting` for the retry).
 #[cfg(not(loom))]
 #[inline]
 pub(crate) fn alloc(size: usize, leaf: bool) -> Option<NonNull<u8>> {

@@ -260,7 +260,9 @@ pub(crate) fn flush_count() {
     }
 }
 
-fn fold_count(d: isize, bytes: isize) {
+/// Counts `d` GC-heap allocations (positive) or frees (negative) of `bytes` in all, straight
+/// into the global counts (the collector's bulk frees, and this thread's folded batches).
+pub(crate) fn fold_count(d: isize, bytes: isize) {
     let rt = runtime();
     if bytes != 0 {
         // Ordering: Relaxed; a statistic for the trigger.
@@ -277,12 +279,6 @@ fn fold_count(d: isize, bytes: isize) {
         .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |c| {
             Some((c + d).max(0))
         });
-}
-
-/// Counts `delta` GC-heap allocations (positive) or frees (negative) of `bytes` in all, at
-/// once.
-pub(crate) fn count_bulk(delta: isize, bytes: isize) {
-    fold_count(delta, bytes);
 }
 
 /// Drops one strong reference held by the caller, destroying or queueing the object if it was

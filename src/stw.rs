@@ -15,7 +15,8 @@
 //! or, during a stop, →SUSPENDED ([`World::detach`]) or →PARKED ([`World::park`]), and
 //! SUSPENDED→PARKED (an attach that finds itself held). The requester moves DETACHED→SUSPENDED
 //! (CAS, in [`World::stop`]) and, at the restart, SUSPENDED→DETACHED and PARKED→ATTACHED. No
-//! thread moves itself out of SUSPENDED or PARKED. The two CASes on DETACHED are what keep a
+//! thread moves itself out of a held state to a running one (its SUSPENDED→PARKED only asks
+//! to be handed back ATTACHED). The two CASes on DETACHED are what keep a
 //! detached thread from re-attaching in the middle of a pause: whichever of owner and
 //! requester wins, the other sees the result.
 //!
@@ -33,7 +34,8 @@
 //! 2. Under `inner`, the requester sets `stop_requested`, raises [`STOP`] in the breaker word,
 //!    CASes every DETACHED thread to SUSPENDED and counts the ATTACHED ones in `countdown`.
 //! 3. Each counted thread, at its next safepoint (or when it detaches or unregisters), marks
-//!    itself PARKED (SUSPENDED) under `inner` and decrements `countdown`; the one that reaches zero
+//!    itself PARKED (SUSPENDED when detaching, DETACHED when unregistering) under `inner` and
+//!    decrements `countdown`; the one that reaches zero
 //!    notifies `all_parked`. Every transition that can complete the stop notifies, so the
 //!    requester never needs a timed poll (which loom could not model).
 //! 4. The requester, ATTACHED throughout, gets a [`WorldStopped`] witness. Dropping it
@@ -58,7 +60,7 @@ use crate::sync::{self, Arc, AtomicU8, AtomicU32, Condvar, Mutex, MutexGuard, Or
 pub const DETACHED: u8 = 0;
 /// The thread may touch the heap and polls safepoints.
 pub const ATTACHED: u8 = 1;
-/// The thread is parked for a stop.
+/// Held for a stop while detached: the restart makes it DETACHED.
 pub const SUSPENDED: u8 = 2;
 /// Held for a stop, waiting to run: the restart hands it back ATTACHED.
 pub const PARKED: u8 = 3;

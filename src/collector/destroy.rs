@@ -42,7 +42,7 @@ pub(super) fn destroy_garbage(state: &mut CollectionState) -> Option<Box<dyn Any
                 bytes += size;
             }
         }
-        object::count_bulk(-freed, -bytes);
+        object::fold_count(-freed, -bytes);
         if let Some(p) = first {
             std::panic::resume_unwind(p);
         }

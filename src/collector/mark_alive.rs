@@ -54,7 +54,8 @@ impl Mark for Alive {
         if header.gc.load(Ordering::Relaxed) != 0 {
             return false; // already alive
         }
-        // Ordering: Relaxed; flags that matter here change only during pauses, on this thread.
+        // Ordering: Relaxed; DEAD and FROZEN change only in earlier pauses (or later in this
+        // one, after marking), which the stop and the team's join order before this read.
         if header.flags(Ordering::Relaxed) & (flags::DEAD | flags::FROZEN) != 0
             || header.info().leaf
         {

@@ -20,8 +20,9 @@
 //!
 //! With several workers ([`run_pass`]), each keeps a marker of its own (ring, stack and spans)
 //! and a `crossbeam-deque` deque. Once every [`SHARE_EVERY`] objects a worker looks whether
-//! another is hungry; if so, and its deque is empty, it moves the older half of its stack (or
-//! half of a span) to its deque, where the hungry one steals it. Workers start from the pass's
+//! another is hungry; if so, and its deque is empty, it moves half of its lowest span of two or
+//! more, else the older half of its stack, else the older half of its ring, to its deque,
+//! where the hungry one steals it. Workers start from the pass's
 //! *sources* (the roots, or the heap's segments), then drain their own deque, then steal;
 //! [`Termination`] decides when the pass is over.
 //!
@@ -96,8 +97,8 @@ struct Span {
 
 /// Work handed from one worker to another.
 enum Work {
-    /// Objects from a stack: already marked in depth-first mode, not yet in prefetch mode (the
-    /// receiver runs the same mode, so it treats them as its own stack).
+    /// Objects from a stack or the prefetch ring: already marked in depth-first mode, not yet
+    /// in prefetch mode (the receiver runs the same mode, so it treats them as its own stack).
     Objs(Vec<ObjRef>),
     /// Part of a span (prefetch mode only).
     Span(Span),
@@ -105,7 +106,9 @@ enum Work {
 
 // SAFETY: a `Span` points into a value in the GC heap, which no one changes or frees while the
 // world is stopped, and every pass ends before the world restarts; the value's type is `Sync`
-// (`Gc<T>` requires it), so reading it from another thread is allowed.
+// (`Gc<T>` requires it), so reading it from another thread is allowed. The `ObjRef`s of `Objs`
+// are addresses of walked objects, whose blocks stay allocated through the pause (`ObjRef` is
+// `Send` on its own).
 unsafe impl Send for Work {}
 
 /// What the workers of one parallel pass share.

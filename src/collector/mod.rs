@@ -486,7 +486,7 @@ impl Collector {
     /// Debug mode (CPython's `gc.DEBUG_SAVEALL`): garbage that collections find is kept,
     /// intact, instead of destroyed, for [`take_garbage`](Collector::take_garbage). Kept
     /// objects are alive (the collector holds them), so later collections do not find them
-    /// again. `CollectionStats::collected` counts them as found.
+    /// again. `CollectionStats::uncollectable` counts them (`collected` does not).
     pub fn set_debug_saveall(&self, on: bool) {
         // Ordering: Relaxed; a setting read once per collection.
         self.saveall.store(on, Ordering::Relaxed);

@@ -20,8 +20,8 @@
 //! A worker looking for work only joins the count when some deque looks non-empty, so once the
 //! work is gone the count falls to 0 and stays there: every looking worker sees it and stops.
 //!
-//! A panic on a worker ends the pass too ([`Termination::abort`]): the others stop looking,
-//! finish what they hold, and the panic is resumed on the collecting thread.
+//! A panic on a worker ends the pass too ([`Termination::abort`]): the others drop what they
+//! hold and stop, and the panic is resumed on the collecting thread.
 //!
 //! `loom-tests/tests/termination.rs` model-checks this code (through `crate::sync`), with a
 //! planted bug (an uncounted steal) that it must catch.
@@ -93,7 +93,8 @@ impl Termination {
 
     /// Whether a worker panicked and the pass was abandoned.
     pub fn aborted(&self) -> bool {
-        // Ordering: Relaxed; read after the workers are joined, which orders it.
+        // Ordering: Relaxed; a stop hint read by workers during the pass: a stale `false`
+        // only delays the stop (the pass's result is thrown away anyway).
         self.aborted.load(Ordering::Relaxed)
     }
 

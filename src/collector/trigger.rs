@@ -198,7 +198,6 @@ pub(crate) fn decide(
 }
 
 /// Trigger state kept by the collector between decisions.
-#[derive(Default)]
 pub(crate) struct TriggerState {
     /// Process memory read after the last collection (`u64::MAX`: unknown).
     pub(crate) last_memory: AtomicU64,

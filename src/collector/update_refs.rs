@@ -102,7 +102,8 @@ fn init_candidate(obj: ObjRef, shared: bool) -> bool {
         return false;
     }
     let header = obj.header();
-    // Ordering: Relaxed. DEAD and FROZEN change only during pauses, on the requester.
+    // Ordering: Relaxed. DEAD and FROZEN change only in earlier pauses (or later in this one,
+    // after this phase), which the stop and the team's join order before this read.
     if header.flags(Ordering::Relaxed) & (flags::DEAD | flags::FROZEN) != 0 {
         return false;
     }

@@ -7,9 +7,9 @@
 //! world runs. Workers are not mutators: they never allocate or free GC objects, and they run
 //! no user code but `Trace` impls.
 //!
-//! One worker means no pool at all: each phase runs on the collecting thread, with plain
-//! (non-atomic) scratch-word updates. That sequential path is the reference the parallel one is
-//! tested against.
+//! One worker means no pool at all: each phase runs on the collecting thread, and
+//! `update_refs` subtracts with plain updates instead of atomic ones (marks are plain stores
+//! either way). That sequential path is the reference the parallel one is tested against.
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -95,7 +95,7 @@ impl Team {
         self.pool.as_ref().map_or(1, |p| p.current_num_threads())
     }
 
-    /// Whether phases run on several threads (and so update scratch words atomically).
+    /// Whether phases run on several threads (and so `update_refs` subtracts atomically).
     pub(crate) fn is_parallel(&self) -> bool {
         self.pool.is_some()
     }
