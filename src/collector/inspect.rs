@@ -17,8 +17,9 @@ use std::sync::atomic::Ordering;
 use crate::gc::GcAny;
 use crate::header::flags;
 use crate::heap;
+use crate::mutator::Mutator;
 use crate::object::runtime;
-use crate::stw::{ThreadState, WorldStopped};
+use crate::stw::WorldStopped;
 use crate::trace::ObjRef;
 use crate::trace::sealed::TracerImpl;
 
@@ -62,11 +63,11 @@ impl Collector {
     /// object.
     pub(super) fn with_live_objects<R>(
         &self,
-        me: &ThreadState,
+        m: &mut Mutator,
         f: impl FnOnce(&WorldStopped<'_>, Vec<ObjRef>) -> R,
     ) -> R {
-        let _serial = self.serialise(me);
-        let stopped = runtime().world.stop(me);
+        let _serial = self.serialise(m);
+        let stopped = runtime().world.stop(m.thread_state());
         let mut objects = Vec::new();
         heap::walk_gc_heap(&stopped, |obj| objects.push(obj));
         objects.retain(|&obj| is_live(obj));
@@ -75,8 +76,8 @@ impl Collector {
 
     /// Applies `f` to the header of every live GC-heap object, with the world stopped;
     /// returns how many `f` counted.
-    fn count_live(&self, me: &ThreadState, f: impl Fn(&crate::header::Header) -> bool) -> usize {
-        self.with_live_objects(me, |_, objects| {
+    fn count_live(&self, m: &mut Mutator, f: impl Fn(&crate::header::Header) -> bool) -> usize {
+        self.with_live_objects(m, |_, objects| {
             objects.iter().filter(|obj| f(obj.header())).count()
         })
     }
@@ -99,14 +100,14 @@ pub(super) unsafe fn handles(
         .collect()
 }
 
-impl crate::Mutator {
+impl Mutator {
     /// Every tracked object (each live object of the GC heap), as strong handles: CPython's
     /// `gc.get_objects()`. Stops the world to walk the heap.
     pub fn objects(&mut self) -> Vec<GcAny> {
-        let me = self.thread_state();
         // SAFETY: the walk's live objects.
-        super::COLLECTOR
-            .with_live_objects(me, |stopped, objects| unsafe { handles(stopped, objects) })
+        super::COLLECTOR.with_live_objects(self, |stopped, objects| unsafe {
+            handles(stopped, objects)
+        })
     }
 
     /// The tracked objects `obj` references, in the order its `Trace` impl reports them (a
@@ -116,9 +117,8 @@ impl crate::Mutator {
     /// An object the collector already destroyed (a handle a destructor of garbage kept)
     /// references nothing.
     pub fn referents(&mut self, obj: &GcAny) -> Vec<GcAny> {
-        let me = self.thread_state();
-        let _serial = super::COLLECTOR.serialise(me);
-        let stopped = runtime().world.stop(me);
+        let _serial = super::COLLECTOR.serialise(self);
+        let stopped = runtime().world.stop(self.thread_state());
         // Its value may be gone: tracing it would read a dropped value.
         if !is_live(obj.obj()) {
             return Vec::new();
@@ -132,8 +132,7 @@ impl crate::Mutator {
     /// Stops the world and traces every object in the heap.
     pub fn referrers(&mut self, targets: &[GcAny]) -> Vec<GcAny> {
         let wanted: std::collections::HashSet<ObjRef> = targets.iter().map(GcAny::obj).collect();
-        let me = self.thread_state();
-        super::COLLECTOR.with_live_objects(me, |stopped, objects| {
+        super::COLLECTOR.with_live_objects(self, |stopped, objects| {
             let found: Vec<ObjRef> = objects
                 .into_iter()
                 // SAFETY: the walk's live objects.
@@ -151,8 +150,7 @@ impl crate::Mutator {
     /// Freezes every object now in the GC heap: later collections neither scan nor collect
     /// them (CPython's `gc.freeze`). Returns how many were frozen.
     pub fn freeze(&mut self) -> usize {
-        let me = self.thread_state();
-        super::COLLECTOR.count_live(me, |h| {
+        super::COLLECTOR.count_live(self, |h| {
             // Ordering: Relaxed; the world is stopped and restarting it publishes the flag.
             h.set_flags(flags::FROZEN, Ordering::Relaxed) & flags::FROZEN == 0
         })
@@ -160,8 +158,7 @@ impl crate::Mutator {
 
     /// Unfreezes every frozen object. Returns how many were unfrozen.
     pub fn unfreeze(&mut self) -> usize {
-        let me = self.thread_state();
-        super::COLLECTOR.count_live(me, |h| {
+        super::COLLECTOR.count_live(self, |h| {
             // Ordering: as in `freeze`.
             h.clear_flags(flags::FROZEN, Ordering::Relaxed) & flags::FROZEN != 0
         })
@@ -169,8 +166,7 @@ impl crate::Mutator {
 
     /// Number of frozen objects (stops the world to count them).
     pub fn freeze_count(&mut self) -> usize {
-        let me = self.thread_state();
-        super::COLLECTOR.count_live(me, |h| {
+        super::COLLECTOR.count_live(self, |h| {
             // Ordering: as in `freeze`.
             h.flags(Ordering::Relaxed) & flags::FROZEN != 0
         })

@@ -61,7 +61,6 @@ use crate::gc::GcAny;
 use crate::header::{TRACER_KINDS, TraceFn};
 use crate::mutator::Mutator;
 use crate::object::{self, runtime};
-use crate::stw::ThreadState;
 use crate::sync::{self, MutexGuard};
 use crate::trace::{ObjRef, Trace, trace_erased};
 
@@ -585,7 +584,7 @@ impl Collector {
         }
 
         let start = Instant::now();
-        let _serial = self.serialise(m.thread_state());
+        let _serial = self.serialise(m);
         // Ordering: Relaxed; as above.
         self.running.fetch_add(1, Ordering::Relaxed);
         let _running = Running(&self.running);
@@ -732,7 +731,7 @@ impl Collector {
     /// Takes the collection lock, waiting detached (so that the collection in progress can
     /// stop this thread). A collection started from a destructor run by a collection on the
     /// same thread does not wait for itself.
-    pub(super) fn serialise(&self, me: &ThreadState) -> Serial<'_> {
+    pub(super) fn serialise(&self, m: &mut Mutator) -> Serial<'static> {
         if IN_COLLECTION.with(|c| c.replace(true)) {
             return Serial(None);
         }
@@ -741,14 +740,7 @@ impl Collector {
         let serial = &runtime().collecting;
         let guard = match sync::try_lock(serial) {
             Some(g) => g,
-            None => {
-                object::set_attached(false);
-                runtime().world.detach(me);
-                let g = sync::lock(serial);
-                runtime().world.attach(me);
-                object::set_attached(true);
-                g
-            }
+            None => m.detached(|| sync::lock(serial)),
         };
         Serial(Some(guard))
     }
