@@ -597,7 +597,7 @@ impl Collector {
         let mut callback_panic = self.notify(CollectionPhase::Start, &stats);
         let mut panic = None;
         for _ in 0..MAX_PASSES {
-            let (pass, pass_panic) = self.pass(m, &team, reason);
+            let (pass, pass_panic) = self.pass(m, &team);
             stats.add_pass(&pass);
             panic = panic.or(pass_panic);
             if pass.finalized == 0 {
@@ -627,12 +627,13 @@ impl Collector {
 
     /// One pass: drain the release queue, stop the world, find the garbage, restart, then
     /// destroy it (or keep it in save-all mode, or finalize it). Returns the first panic of a
-    /// destructor or finalizer; a panic of a phase abandons the pass and resumes at once.
+    /// destructor or finalizer; a panic of a phase abandons the pass and resumes at once. The
+    /// statistics are the pass's own ([`CollectionStats::add_pass`] takes what it needs; the
+    /// collection's reason and workers are set by `run`).
     fn pass(
         &self,
         m: &mut Mutator,
         team: &workers::Team,
-        reason: Reason,
     ) -> (CollectionStats, Option<Box<dyn std::any::Any + Send>>) {
         let me = m.thread_state();
         object::drain_releases();
@@ -643,11 +644,7 @@ impl Collector {
             weak_callbacks: Vec::new(),
             use_prefetch: self.prefetch_threshold() == 0
                 || self.long_lived() > self.prefetch_threshold(),
-            stats: CollectionStats {
-                reason,
-                workers: team.size(),
-                ..CollectionStats::default()
-            },
+            stats: CollectionStats::default(),
         };
         state.stats.prefetch = state.use_prefetch;
 
