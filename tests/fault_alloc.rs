@@ -7,9 +7,11 @@
 //! once, so only a fresh process can have them). The rest of the process allocates through the
 //! system allocator and is unaffected.
 
+mod common;
+
 use std::process::{Command, Output};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+
+use common::{DropToken, Drops};
 
 use ftgc::{Gc, GcMutex, Mutator, Reason, Trace};
 
@@ -38,24 +40,12 @@ fn describe(out: &Output) -> String {
     )
 }
 
-/// Counts drops of values, so that "handed back undropped" is checked.
-#[derive(Clone, Default)]
-struct Drops(Arc<AtomicUsize>);
-
-struct Counted(Drops);
-
-impl Drop for Counted {
-    fn drop(&mut self) {
-        (self.0).0.fetch_add(1, Ordering::SeqCst);
-    }
-}
-
 #[derive(Trace)]
 struct Node {
     #[trace(skip)]
     payload: [u64; 120],
     #[trace(skip)]
-    _counted: Counted,
+    _counted: DropToken,
     next: GcMutex<Option<Gc<Node>>>,
 }
 
@@ -66,7 +56,7 @@ fn node(m: &mut Mutator, tag: u64, drops: &Drops) -> Result<Gc<Node>, ftgc::Allo
         m,
         Node {
             payload: [tag; 120],
-            _counted: Counted(drops.clone()),
+            _counted: drops.token(),
             next: GcMutex::new(None),
         },
     )
@@ -92,7 +82,7 @@ fn try_new_collects_before_failing_then_returns_the_value_untouched() {
 fn child_try_new() {
     let mut m = Mutator::new();
     let c = ftgc::collector();
-    let drops = Drops::default();
+    let drops = Drops::new();
 
     // 1. Fill the capped memory with garbage cycles while automatic collection is off: the
     //    allocation that finds no memory must collect them and succeed.
@@ -130,16 +120,12 @@ fn child_try_new() {
         "unclear message: {message}"
     );
     assert!(err.layout().size() >= size_of::<Node>());
-    let dropped_before = drops.0.load(Ordering::SeqCst);
+    let dropped_before = drops.get();
     let value = err.into_inner();
     assert_eq!(value.payload, [7; 120], "the value came back intact");
-    assert_eq!(
-        drops.0.load(Ordering::SeqCst),
-        dropped_before,
-        "and undropped"
-    );
+    assert_eq!(drops.get(), dropped_before, "and undropped");
     drop(value);
-    assert_eq!(drops.0.load(Ordering::SeqCst), dropped_before + 1);
+    assert_eq!(drops.get(), dropped_before + 1);
 
     // 3. Nothing half-built is left: the heap holds exactly the live objects.
     let stats = m.collect();
@@ -205,14 +191,14 @@ fn new_ends_in_handle_alloc_error() {
 #[ignore = "run in a child process by new_ends_in_handle_alloc_error"]
 fn child_new() {
     let mut m = Mutator::new();
-    let drops = Drops::default();
+    let drops = Drops::new();
     let mut live = Vec::new();
     for _ in 0..CAP {
         live.push(Gc::new(
             &mut m,
             Node {
                 payload: [3; 120],
-                _counted: Counted(drops.clone()),
+                _counted: drops.token(),
                 next: GcMutex::new(None),
             },
         ));

@@ -8,7 +8,7 @@ mod common;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Mutex;
 
-use common::{DropToken, Drops};
+use common::{DropToken, Drops, panic_message};
 use ftgc::{Gc, Mutator, Trace};
 
 struct Bomb(bool);
@@ -41,13 +41,6 @@ fn node(m: &mut Mutator, drops: &Drops, bomb: bool, next: Option<Gc<Node>>) -> G
     )
 }
 
-fn panic_message(err: &Box<dyn std::any::Any + Send>) -> String {
-    err.downcast_ref::<&str>()
-        .map(|s| s.to_string())
-        .or_else(|| err.downcast_ref::<String>().cloned())
-        .unwrap_or_default()
-}
-
 #[test]
 fn a_panicking_destructor_during_collection_and_during_release() {
     let mut m = Mutator::new();
@@ -63,7 +56,7 @@ fn a_panicking_destructor_during_collection_and_during_release() {
     let weak: Vec<_> = nodes.iter().map(Gc::downgrade).collect();
     drop(nodes);
     let err = catch_unwind(AssertUnwindSafe(|| m.collect())).expect_err("panic resumes");
-    assert_eq!(panic_message(&err), "boom from a destructor");
+    assert_eq!(panic_message(&*err), "boom from a destructor");
     assert_eq!(
         drops.get(),
         4,
@@ -85,6 +78,6 @@ fn a_panicking_destructor_during_collection_and_during_release() {
     let b = node(&mut m, &drops3, true, Some(c));
     let a = node(&mut m, &drops3, false, Some(b));
     let err = catch_unwind(AssertUnwindSafe(|| drop(a))).expect_err("panic resumes");
-    assert_eq!(panic_message(&err), "boom from a destructor");
+    assert_eq!(panic_message(&*err), "boom from a destructor");
     assert_eq!(drops3.get(), 3, "a, b and c were all dropped");
 }

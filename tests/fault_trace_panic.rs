@@ -9,7 +9,7 @@ mod common;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use common::{Drops, Node, ring};
+use common::{Drops, Node, panic_message, ring};
 use ftgc::{Gc, Mutator, Root, Trace, Tracer};
 
 /// Trace calls left before the bomb goes off (0: disarmed).
@@ -60,11 +60,7 @@ fn abandoned_then_recovered(workers: usize, rooted: bool, fuse: usize) {
     FUSE.store(fuse, Ordering::SeqCst);
     let err = catch_unwind(AssertUnwindSafe(|| m.collect()))
         .expect_err("a collection whose Trace impl panics must panic");
-    let msg = err
-        .downcast_ref::<&str>()
-        .map(|s| s.to_string())
-        .or_else(|| err.downcast_ref::<String>().cloned())
-        .unwrap_or_default();
+    let msg = panic_message(&*err);
     assert_eq!(
         msg, "Bomb::trace went off",
         "{case} the impl's own panic resumes"

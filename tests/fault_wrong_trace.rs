@@ -6,7 +6,7 @@ mod common;
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
-use common::{Drops, Node, ring};
+use common::{Drops, Node, panic_message, ring};
 use ftgc::{Gc, Mutator, Trace, Tracer};
 
 /// Owns one handle but reports it twice: a contract violation.
@@ -42,7 +42,7 @@ fn caught_with_nothing_freed(workers: usize) {
 
     let err =
         catch_unwind(AssertUnwindSafe(|| m.collect())).expect_err("the collection must panic");
-    let msg = err.downcast_ref::<String>().cloned().unwrap_or_default();
+    let msg = panic_message(&*err);
     let msg = format!("[{workers} workers] {msg}");
     assert!(
         msg.contains("Trace implementation reported more references"),

@@ -2,7 +2,7 @@
 //!
 //! Each test builds the same random graph once per worker count (1, the sequential reference
 //! path, then 2, 4 and 8), drops some handles, collects, and records which nodes were
-//! destroyed. The set must equal what a breadth-first search over the graph's plan says is
+//! destroyed. The set must equal what a depth-first search over the graph's plan says is
 //! unreachable from the handles kept, for every worker count. Graphs: sparse random graphs
 //! with and without registered roots, many small garbage cycles, and `gc_big`-like big lists;
 //! each with the prefetch buffer off and on. The graphs span many heap segments, so workers
@@ -10,16 +10,14 @@
 //!
 //! One test at a time (a lock): the worker count is process-wide.
 
+mod common;
+
 use std::collections::HashSet;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::Mutex;
+
+use common::serial;
 
 use ftgc::{Gc, GcMutex, Mutator, Root, Trace};
-
-static SERIAL: Mutex<()> = Mutex::new(());
-
-fn serial() -> MutexGuard<'static, ()> {
-    SERIAL.lock().unwrap_or_else(|p| p.into_inner())
-}
 
 /// The destroyed nodes' ids, in drop order.
 static DESTROYED: Mutex<Vec<usize>> = Mutex::new(Vec::new());

@@ -1,18 +1,14 @@
 //! Known roots (mark-alive), frozen objects, and the prefetch buffer. Alone in its binary: it
 //! changes the collector's prefetch threshold.
 
+mod common;
+
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
+use common::serial;
 use ftgc::{Gc, GcMutex, Mutator, Root, Trace, Tracer};
-
-/// Serialises the tests of this binary (they share the collector's settings).
-static SETTINGS: Mutex<()> = Mutex::new(());
-
-fn lock() -> std::sync::MutexGuard<'static, ()> {
-    SETTINGS.lock().unwrap_or_else(|e| e.into_inner())
-}
 
 /// Records which node ids were dropped.
 #[derive(Clone, Default)]
@@ -81,7 +77,7 @@ fn ring(m: &mut Mutator, first: usize, n: usize, freed: &Freed) -> Vec<Gc<Node>>
 
 #[test]
 fn roots_mark_their_graphs_alive() {
-    let _g = lock();
+    let _g = serial();
     let mut m = Mutator::new();
     let freed = Freed::default();
     let nodes = ring(&mut m, 0, 1000, &freed);
@@ -101,7 +97,7 @@ fn roots_mark_their_graphs_alive() {
 
 #[test]
 fn a_graph_whose_root_was_not_registered_still_survives() {
-    let _g = lock();
+    let _g = serial();
     let mut m = Mutator::new();
     let freed = Freed::default();
     // One graph is rooted; the other is reachable only from a handle in non-GC memory that the
@@ -129,7 +125,7 @@ fn a_graph_whose_root_was_not_registered_still_survives() {
 
 #[test]
 fn garbage_hanging_off_a_rooted_object_is_collected() {
-    let _g = lock();
+    let _g = serial();
     let mut m = Mutator::new();
     let freed = Freed::default();
     let r = node(&mut m, 0, &freed);
@@ -146,7 +142,7 @@ fn garbage_hanging_off_a_rooted_object_is_collected() {
 
 #[test]
 fn frozen_objects_are_neither_collected_nor_scanned() {
-    let _g = lock();
+    let _g = serial();
     let mut m = Mutator::new();
     let freed = Freed::default();
     let garbage = ring(&mut m, 0, 50, &freed);
@@ -231,7 +227,7 @@ fn random_graph_collection(
 
 #[test]
 fn the_prefetch_buffer_changes_nothing_on_random_graphs() {
-    let _g = lock();
+    let _g = serial();
     for seed in 1..=8u64 {
         let (expected, without) = random_graph_collection(seed * 7919, 3000, false);
         let (expected2, with) = random_graph_collection(seed * 7919, 3000, true);

@@ -3,7 +3,7 @@
 //! GC-heap page during a walk (`heap::release_thread_pages`). Without that, this crashed
 //! (SIGSEGV in mimalloc's free-list collection) within seconds.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -26,17 +26,17 @@ fn exiting_threads_never_race_a_heap_walk() {
     let limit = Duration::from_secs(secs * 4 + 20);
     std::thread::spawn(move || {
         if let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = watchdog.recv_timeout(limit) {
-            eprintln!("thread_exit_walk: no progress for {limit:?}: a heap walk is stuck");
+            eprintln!("thread_exit_walk: not done after {limit:?}: a heap walk is stuck");
             std::process::abort();
         }
     });
     let done = Arc::new(AtomicBool::new(false));
     // Objects that outlive their allocating threads: their pages stay in use.
     let kept: Arc<Mutex<Vec<Gc<Node>>>> = Arc::default();
+    let spawner_exits = Arc::new(AtomicU64::new(0));
     let spawner = {
-        let (done, kept) = (done.clone(), kept.clone());
+        let (done, kept, exits) = (done.clone(), kept.clone(), spawner_exits.clone());
         std::thread::spawn(move || {
-            let mut exits = 0u64;
             while !done.load(Ordering::Relaxed) {
                 let threads: Vec<_> = (0..4)
                     .map(|t| {
@@ -68,16 +68,21 @@ fn exiting_threads_never_race_a_heap_walk() {
                     .collect();
                 for t in threads {
                     t.join().unwrap();
-                    exits += 1;
+                    exits.fetch_add(1, Ordering::Relaxed);
                 }
             }
-            exits
+            exits.load(Ordering::Relaxed)
         })
     };
     let mut m = Mutator::new();
     let start = Instant::now();
     let mut collections = 0u64;
-    while start.elapsed() < Duration::from_secs(secs) {
+    // Until the time is up and enough happened (a slow machine runs longer; the watchdog
+    // bounds it).
+    while start.elapsed() < Duration::from_secs(secs)
+        || collections <= 100
+        || spawner_exits.load(Ordering::Relaxed) <= 100
+    {
         m.collect();
         collections += 1;
     }

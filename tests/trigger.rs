@@ -2,17 +2,12 @@
 
 mod common;
 
-use std::sync::Mutex;
-
-use common::{Drops, Node, ring};
+use common::{Drops, Node, ring, serial};
 use ftgc::{DEFAULT_THRESHOLD, MemoryProbe, Mutator, OsProbe, Reason, TriggerConfig, TriggerMode};
-
-/// Serialises the tests of this binary (they share the collector's settings).
-static SETTINGS: Mutex<()> = Mutex::new(());
 
 #[test]
 fn garbage_cycles_are_collected_without_an_explicit_collect() {
-    let _g = SETTINGS.lock().unwrap_or_else(|e| e.into_inner());
+    let _g = serial();
     let c = ftgc::collector();
     c.set_threshold(DEFAULT_THRESHOLD);
     c.enable();
@@ -36,7 +31,7 @@ fn garbage_cycles_are_collected_without_an_explicit_collect() {
 
 #[test]
 fn disabled_or_zero_threshold_means_no_automatic_collection() {
-    let _g = SETTINGS.lock().unwrap_or_else(|e| e.into_inner());
+    let _g = serial();
     let c = ftgc::collector();
     let mut m = Mutator::new();
     let drops = Drops::new();
@@ -73,7 +68,7 @@ fn disabled_or_zero_threshold_means_no_automatic_collection() {
 
 #[test]
 fn big_live_heaps_raise_the_bar_to_a_quarter_of_the_survivors() {
-    let _g = SETTINGS.lock().unwrap_or_else(|e| e.into_inner());
+    let _g = serial();
     let c = ftgc::collector();
     c.set_threshold(DEFAULT_THRESHOLD);
     c.enable();
@@ -166,7 +161,7 @@ fn garbage_loop(m: &mut Mutator, pairs: usize) -> (usize, Vec<Reason>) {
 
 #[test]
 fn count_only_mode_collects_by_count() {
-    let _g = SETTINGS.lock().unwrap_or_else(|e| e.into_inner());
+    let _g = serial();
     let mut m = Mutator::new();
     let config = TriggerConfig {
         mode: TriggerMode::Count,
@@ -187,7 +182,7 @@ fn flat_memory_defers_but_garbage_cycles_are_still_collected_in_bounded_time() {
     // gh-148937: freed pages are reused by new garbage, so process memory stays flat. The
     // memory rule defers, and the GC heap's own growth (or the deferral cap) still forces
     // collections, so waiting garbage stays bounded.
-    let _g = SETTINGS.lock().unwrap_or_else(|e| e.into_inner());
+    let _g = serial();
     let mut m = Mutator::new();
     let before = ftgc::collector().totals().deferrals;
     with_trigger(&mut m, TriggerConfig::default(), Some(100 << 20), |m| {
@@ -212,7 +207,7 @@ fn flat_memory_defers_but_garbage_cycles_are_still_collected_in_bounded_time() {
 
 #[test]
 fn a_failing_probe_collects() {
-    let _g = SETTINGS.lock().unwrap_or_else(|e| e.into_inner());
+    let _g = serial();
     let mut m = Mutator::new();
     with_trigger(&mut m, TriggerConfig::default(), None, |m| {
         let (_, reasons) = garbage_loop(m, 20_000);

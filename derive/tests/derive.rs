@@ -216,6 +216,7 @@ struct A {
 struct B {
     a: Option<Box<A>>,
     n: u32,
+    g: Gc<u8>,
 }
 
 /// Lifetimes, bounds, defaults, const parameters and a where clause.
@@ -311,13 +312,25 @@ fn recursion() {
         }],
     };
     assert_eq!(edges(&node), [1, 2]);
-    let a = A {
+    let inner = A {
         b: vec![B {
-            a: Some(Box::new(A { b: vec![] })),
-            n: 0,
+            a: None,
+            n: 1,
+            g: gc(4),
         }],
     };
-    assert_eq!(edges(&a), [] as [u32; 0]);
+    let a = A {
+        b: vec![B {
+            a: Some(Box::new(inner)),
+            n: 0,
+            g: gc(3),
+        }],
+    };
+    assert_eq!(
+        edges(&a),
+        [4, 3],
+        "through the mutual recursion, in field order"
+    );
 }
 
 #[test]

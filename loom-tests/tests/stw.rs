@@ -6,7 +6,7 @@
 //! is ATTACHED, and a requester touches every cell only while it holds a `WorldStopped`. Loom
 //! tracks the happens-before relation, so any interleaving in which the protocol lets the two
 //! overlap is reported as a causality violation. The models also assert the states they can:
-//! while the witness is held, every other listed thread is SUSPENDED.
+//! while the witness is held, every other listed thread is held (SUSPENDED or PARKED).
 //!
 //! # Running
 //!
@@ -116,7 +116,7 @@ impl Heap {
 /// The model's own list of mutators, kept beside `World`'s private one so that a requester can
 /// check their states while it holds the witness. A thread is listed from just after
 /// `register` returns until just before it calls `unregister`, so a listed thread other than
-/// the requester must be SUSPENDED during a pause. (The requester takes this lock only after
+/// the requester must be held (SUSPENDED or PARKED) during a pause. (The requester takes this lock only after
 /// it has touched the cells, so the lock's happens-before edges cannot hide a race on them.)
 struct Roster(Mutex<Vec<Arc<ThreadState>>>);
 
@@ -161,7 +161,7 @@ fn safepoint(world: &World, ts: &ThreadState) {
 }
 
 /// Stops the world, touches every cell, checks the states, restarts. Returns the names of the
-/// other listed threads, all SUSPENDED (empty when states are not checked).
+/// other listed threads, all held (empty when states are not checked).
 fn pause(world: &World, me: &ThreadState, heap: &Heap, roster: &Roster, opts: Opts) -> Vec<String> {
     // Not dropped when loom fails the model during the pause (the planted-bug tests): in debug
     // builds the restart's assertions would panic again while unwinding, which aborts the test

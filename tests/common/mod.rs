@@ -1,8 +1,10 @@
-//! Shared test fixtures: a graph node that counts its drops.
+//! Shared test fixtures: a graph node that counts its drops, the lock that serialises a
+//! binary's tests, and panic messages.
 #![allow(dead_code)]
 
+use std::any::Any;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use ftgc::{Gc, Mutator, Trace};
 
@@ -64,4 +66,19 @@ pub fn ring(m: &mut Mutator, n: usize, drops: &Drops) -> Vec<Gc<Node>> {
         Node::link(m, &nodes[i], &nodes[(i + 1) % n]);
     }
     nodes
+}
+
+/// Serialises the tests of one binary that change process-wide settings or count what every
+/// collection frees (each test binary compiles its own copy of this module: one lock each).
+pub fn serial() -> MutexGuard<'static, ()> {
+    static LOCK: Mutex<()> = Mutex::new(());
+    LOCK.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// The message of a panic's payload (`&str` or `String`; empty otherwise).
+pub fn panic_message(err: &(dyn Any + Send)) -> String {
+    err.downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| err.downcast_ref::<String>().cloned())
+        .unwrap_or_default()
 }
