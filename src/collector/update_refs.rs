@@ -13,9 +13,9 @@
 //!
 //! # In parallel
 //!
-//! Workers first make every candidate (each on its own segments, with plain stores), then
-//! take segments of the heap again ([`Chunks`]: each starts far from the others) and trace
-//! them. They may meet on a child, so subtractions are atomic. Each candidate is traced once,
+//! The parallel walk already made every candidate (each worker on the pages it visited, with
+//! plain stores, while the headers passed by). Workers take segments of the heap
+//! ([`Chunks`]: each starts far from the others) and trace them. They may meet on a child, so subtractions are atomic. Each candidate is traced once,
 //! by the worker holding its segment.
 //!
 //! A locked read-modify-write costs several times a plain update when the data is in cache,
@@ -29,7 +29,10 @@
 //! Measured alternatives (`docs/benchmarks.md`, "scaling"): giving every scratch word one
 //! owning worker and sending it the others' subtractions in outboxes needs no atomics at all,
 //! but splits the work by address, not by cost, and buffers most edges; it lost on two of the
-//! three graphs.
+//! three graphs. So did a variant whose tracing is shared out as here and only the posting is
+//! by address: children are rarely near their parents in address order (the benchmark tree
+//! is built breadth-first, and mimalloc hands out pages in no particular order), so most
+//! edges still went to outboxes.
 
 use crate::header::{IMMORTAL_MIN, flags, scratch};
 use crate::sync::Ordering;
@@ -45,21 +48,6 @@ pub(super) fn update_refs(state: &mut CollectionState, team: &Team) {
     let objects = &state.objects;
     let segments = objects.segments();
     let shared = team.is_parallel();
-    if shared {
-        // Make every candidate first, each worker on its own segments with plain stores, so
-        // that tracing needs no compare-and-swap per object.
-        let chunks = Chunks::new(segments.len(), team.size());
-        team.run(|me| {
-            while let Some(i) = chunks.next(me) {
-                for &obj in &segments[i] {
-                    // Ordering: Relaxed; see below.
-                    if obj.header().gc.load(Ordering::Relaxed) == 0 {
-                        init_candidate(obj, false);
-                    }
-                }
-            }
-        });
-    }
     let chunks = Chunks::new(segments.len(), team.size());
     team.run(|me| {
         let mut tracer = SubtractRefs::new(if shared {
@@ -94,10 +82,10 @@ pub(super) fn update_refs(state: &mut CollectionState, team: &Team) {
     });
 }
 
-/// Makes `obj` a candidate if it can be one; returns whether it is. In parallel, every
-/// candidate was made before tracing began: an object that is not one by then never is.
+/// Makes `obj` a candidate if it can be one; returns whether it is. In parallel, the walk made
+/// every candidate: an object that is not one by then never is.
 #[inline]
-fn init_candidate(obj: ObjRef, shared: bool) -> bool {
+pub(super) fn init_candidate(obj: ObjRef, shared: bool) -> bool {
     if shared {
         return false;
     }
@@ -131,6 +119,15 @@ fn subtract(child: ObjRef, count: u32, shared: bool) -> bool {
         return true;
     }
     if shared {
+        // gc_refs is the outside references plus the subtractions still to come. If it equals
+        // this one, there is nothing else: no other worker will write the word, and a plain
+        // store does (most objects are referenced once). A `Trace` impl that over-reports can
+        // break that premise; the word then ends at 0 where it should go below (the same
+        // outcome as an over-report that is not caught, which the `Trace` docs describe).
+        if s & scratch::REFS == count {
+            header.gc.store(s - count, Ordering::Relaxed);
+            return true;
+        }
         header.gc.fetch_sub(count, Ordering::Relaxed) & scratch::REFS >= count
     } else {
         let s = header.gc.load(Ordering::Relaxed);

@@ -4,11 +4,16 @@
 //! address order: the unit in which the later phases share the objects out among the workers.
 //! With one worker the walk is one `mi_heap_visit_blocks`; with several, the pages are listed
 //! first and each worker visits runs of pages until none is left ([`crate::heap`] explains how).
+//! The parallel walk also makes each object that can be a candidate of the cycle search one
+//! ([`init_candidate`]) while its header passes by: `update_refs` then needs no separate pass
+//! for it, nor a compare-and-swap when workers meet on a child. On one thread `update_refs`
+//! does it at no extra cost, at each object's turn.
 
 use crate::heap::{self, Page};
 use crate::stw::WorldStopped;
 use crate::trace::ObjRef;
 
+use super::update_refs::init_candidate;
 use super::workers::{Chunks, Team};
 
 /// Objects per segment, roughly: big enough that taking one costs nothing next to its work,
@@ -55,7 +60,12 @@ pub(crate) fn walk(stopped: &WorldStopped<'_>, team: &Team, capacity: usize) -> 
             for page in run {
                 // SAFETY: `page` was listed under `stopped`, which is still held, and `chunks`
                 // gives each run of pages to one worker only.
-                unsafe { heap::visit_page(page, |obj| objs.push(obj)) };
+                unsafe {
+                    heap::visit_page(page, |obj| {
+                        init_candidate(obj, false);
+                        objs.push(obj);
+                    })
+                };
             }
             mine.push((i, objs));
         }
