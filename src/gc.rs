@@ -476,6 +476,14 @@ impl GcAny {
         GcAny { obj }
     }
 
+    /// A handle to `obj` that takes over a strong reference the caller owns.
+    ///
+    /// # Safety
+    /// The caller owns one strong reference to `obj` (an allocated object) and gives it up.
+    pub(crate) unsafe fn from_owned(obj: ObjRef) -> GcAny {
+        GcAny { obj }
+    }
+
     /// The object.
     pub(crate) fn obj(&self) -> ObjRef {
         self.obj

@@ -33,7 +33,7 @@ pub(super) fn destroy_garbage(state: &mut CollectionState) -> Option<Box<dyn Any
             // Releases the reference `prepare_garbage` took. Usually it is the last one: the
             // block is freed right here. A handle a destructor kept holds it otherwise, and
             // its last drop frees it (DEAD: the value is not dropped again).
-            if obj.header().dec_ref() {
+            if obj.header().dec_ref_unless_last() {
                 // SAFETY: DEAD, weak slot cleared in the pause, count now zero on this
                 // attached thread.
                 let size = obj.header().info().block_size as isize;

@@ -21,13 +21,12 @@ use std::sync::atomic::Ordering;
 use crate::gc::GcAny;
 use crate::header::flags;
 use crate::mutator::Mutator;
-use crate::object::{destruction_scope, runtime};
+use crate::object::destruction_scope;
 use crate::stw::WorldStopped;
 use crate::trace::ObjRef;
-use crate::weak::WeakCallback;
 
 /// `obj`'s finalizer, if it has one that has not run.
-fn unfinalized(obj: ObjRef) -> Option<unsafe fn(ObjRef, *mut ())> {
+pub(super) fn unfinalized(obj: ObjRef) -> Option<unsafe fn(ObjRef, *mut ())> {
     let header = obj.header();
     // Ordering: Relaxed; FINALIZED is only set by the collecting thread, which holds the
     // collection lock, and this runs under the same lock.
@@ -37,26 +36,21 @@ fn unfinalized(obj: ObjRef) -> Option<unsafe fn(ObjRef, *mut ())> {
     header.info().finalize
 }
 
-/// Whether some of `garbage` has a finalizer to run.
-pub(super) fn pending(garbage: &[ObjRef]) -> bool {
-    garbage.iter().any(|&obj| unfinalized(obj).is_some())
-}
-
-/// With the world stopped: clears the weak slots of the garbage (their callbacks go to
-/// `callbacks`, to run after the restart) and takes a handle to each object, so that it
-/// survives until the finalizers have run.
-pub(super) fn hold(
-    stopped: &WorldStopped<'_>,
-    garbage: Vec<ObjRef>,
-    callbacks: &mut Vec<WeakCallback>,
-) -> Vec<GcAny> {
-    let weak = &runtime().weak;
-    for &obj in &garbage {
-        // SAFETY: the world is stopped (witness) and the collector found `obj` garbage.
-        callbacks.extend(unsafe { weak.clear(obj) });
-    }
-    // SAFETY: garbage this pause found: candidates, whose counts are above zero.
-    unsafe { super::inspect::handles(stopped, garbage) }
+/// With the world stopped, for garbage that `scan` prepared: takes `DEAD` back, so that the
+/// finalizers can read the objects, and turns the reference `scan` took to each into a
+/// handle, so that it survives until the finalizers have run. The weak slots stay cleared.
+pub(super) fn hold(_stopped: &WorldStopped<'_>, garbage: Vec<ObjRef>) -> Vec<GcAny> {
+    garbage
+        .into_iter()
+        .map(|obj| {
+            // Ordering: Relaxed; set in this pause, which no mutator has seen, and the
+            // restart orders this for every one of them.
+            obj.header().clear_flags(flags::DEAD, Ordering::Relaxed);
+            // SAFETY: `scan` took one strong reference to `obj` for the collector; the handle
+            // takes it over.
+            unsafe { GcAny::from_owned(obj) }
+        })
+        .collect()
 }
 
 /// With the world running: runs each pending finalizer once, then lets go of the handles

@@ -671,26 +671,29 @@ impl Collector {
             state.stats.update_refs = lap(&mut t);
             mark_reachable::mark_reachable(&mut state, team);
             state.stats.mark_reachable = lap(&mut t);
-            scan::scan(&mut state, team);
+            let finalizers = scan::scan(&mut state, team, !self.debug_saveall());
             state.stats.scan = lap(&mut t);
+            finalizers
         }));
-        if let Err(panic) = phases {
-            scan::reset(&state, team);
-            drop(stopped);
-            resume_unwind(panic);
-        }
+        let finalizers = match phases {
+            Ok(finalizers) => finalizers,
+            Err(panic) => {
+                scan::reset(&state, team);
+                drop(stopped);
+                resume_unwind(panic);
+            }
+        };
         let t = Instant::now();
         let kept = if self.debug_saveall() {
             // Kept intact (neither DEAD nor weak-cleared): handles taken while stopped.
             state.stats.uncollectable = state.garbage.len();
             // SAFETY: garbage this pause found: candidates, whose counts are above zero.
             Kept::Saved(unsafe { inspect::handles(&stopped, state.garbage.drain(..)) })
-        } else if finalize::pending(&state.garbage) {
+        } else if finalizers {
             let garbage = core::mem::take(&mut state.garbage);
-            Kept::ToFinalize(finalize::hold(&stopped, garbage, &mut state.weak_callbacks))
+            Kept::ToFinalize(finalize::hold(&stopped, garbage))
         } else {
             state.stats.collected = state.garbage.len();
-            scan::prepare_garbage(&mut state, team);
             Kept::Nothing
         };
         drop(stopped); // restart the world

@@ -1,29 +1,40 @@
 //! Phase: candidates not found reachable are garbage; everyone's scratch word is reset.
 //!
-//! Then, still with the world stopped, each garbage object is made safe to destroy once the
-//! world runs again: the collector takes a reference to it (so handles between garbage objects
-//! can be dropped in any order without a count reaching zero), marks it `DEAD` (any handle that
-//! a destructor smuggles out can then be dropped but never read), and clears its weak slot (no
-//! `Weak` can upgrade to it). CPython's `scan_heap_visitor` + `clear_weakrefs`.
+//! Unless save-all keeps it intact, each garbage object is also made safe to destroy once the
+//! world runs again, in the same pass (its header is in cache): the collector takes a
+//! reference to it (so handles between garbage objects can be dropped in any order without a
+//! count reaching zero), marks it `DEAD` (any handle that a destructor smuggles out can then be
+//! dropped but never read), and clears its weak slot (no `Weak` can upgrade to it). CPython's
+//! `scan_heap_visitor` + `clear_weakrefs`. If some of the garbage has a finalizer to run,
+//! [`super::finalize::hold`] takes `DEAD` back before the restart.
+//!
+//! Scan runs no user code, so it cannot panic halfway.
 
 use crate::header::{flags, scratch};
 use crate::object::runtime;
 use crate::sync::Ordering;
 use crate::trace::ObjRef;
 
+use crate::weak::WeakCallback;
+
 use super::CollectionState;
 use super::workers::{Chunks, Team};
 
-/// Garbage objects a worker prepares at a time.
-const GARBAGE_PER_PIECE: usize = 4096;
-
-pub(super) fn scan(state: &mut CollectionState, team: &Team) {
+/// Finds the garbage (into `state.garbage`) and resets every scratch word. With `prepare`,
+/// also makes the garbage safe to destroy (see the module docs); then returns whether some of
+/// it has a finalizer that has not run.
+pub(super) fn scan(state: &mut CollectionState, team: &Team, prepare: bool) -> bool {
+    let weak = &runtime().weak;
     let segments = state.objects.segments();
     let chunks = Chunks::new(segments.len(), team.size());
     let found = team.run(|me| {
-        let (mut garbage, mut candidates, mut alive) = (Vec::new(), 0, 0);
+        let mut found = Found::default();
         while let Some(i) = chunks.next(me) {
-            for &obj in &segments[i] {
+            let segment = &segments[i];
+            for (k, &obj) in segment.iter().enumerate() {
+                if let Some(ahead) = segment.get(k + 16) {
+                    super::marking::prefetch(ahead.0.as_ptr());
+                }
                 let header = obj.header();
                 // Ordering (scratch): Relaxed; collector-only data during the pause, and each
                 // object is in one segment only.
@@ -33,22 +44,51 @@ pub(super) fn scan(state: &mut CollectionState, team: &Team) {
                 }
                 header.gc.store(0, Ordering::Relaxed);
                 if s & scratch::CANDIDATE == 0 {
-                    alive += 1; // marked alive from a root
+                    found.alive += 1; // marked alive from a root
                     continue;
                 }
-                candidates += 1;
-                if s & scratch::REACHABLE == 0 {
-                    garbage.push(obj);
+                found.candidates += 1;
+                if s & scratch::REACHABLE != 0 {
+                    continue;
+                }
+                found.garbage.push(obj);
+                if prepare {
+                    header.inc_ref();
+                    // Ordering: AcqRel. Release: the restart's Release/Acquire pairs already
+                    // order DEAD for every mutator, this also covers threads that never
+                    // stopped (non-mutators). Acquire: pairs with the Release that set
+                    // HAS_WEAK, as in `WeakTable::clear`.
+                    let was = header.set_flags(flags::DEAD, Ordering::AcqRel);
+                    if was & flags::HAS_WEAK != 0 {
+                        // SAFETY: the world is stopped and the collector found `obj` garbage.
+                        found.callbacks.extend(unsafe { weak.clear(obj) });
+                    }
+                    found.finalizers |=
+                        was & flags::FINALIZED == 0 && header.info().finalize.is_some();
                 }
             }
         }
-        (garbage, candidates, alive)
+        found
     });
-    for (garbage, candidates, alive) in found {
-        state.garbage.extend(garbage);
-        state.stats.candidates += candidates;
-        state.stats.alive += alive;
+    let mut finalizers = false;
+    for found in found {
+        state.garbage.extend(found.garbage);
+        state.weak_callbacks.extend(found.callbacks);
+        state.stats.candidates += found.candidates;
+        state.stats.alive += found.alive;
+        finalizers |= found.finalizers;
     }
+    finalizers
+}
+
+/// What one worker's share of the scan found.
+#[derive(Default)]
+struct Found {
+    garbage: Vec<ObjRef>,
+    callbacks: Vec<WeakCallback>,
+    candidates: usize,
+    alive: usize,
+    finalizers: bool,
 }
 
 /// Restores every scratch word to zero after an abandoned collection.
@@ -62,26 +102,4 @@ pub(super) fn reset(state: &CollectionState, team: &Team) {
             }
         }
     });
-}
-
-pub(super) fn prepare_garbage(state: &mut CollectionState, team: &Team) {
-    let weak = &runtime().weak;
-    let pieces: Vec<&[ObjRef]> = state.garbage.chunks(GARBAGE_PER_PIECE).collect();
-    let chunks = Chunks::new(pieces.len(), team.size());
-    let callbacks = team.run(|me| {
-        let mut callbacks = Vec::new();
-        while let Some(i) = chunks.next(me) {
-            for &obj in pieces[i] {
-                let header = obj.header();
-                header.inc_ref();
-                // Ordering: Release; the restart's Release/Acquire pairs already order it for
-                // every mutator, this also covers threads that never stopped (non-mutators).
-                header.set_flags(flags::DEAD, Ordering::Release);
-                // SAFETY: the world is stopped and the collector found `obj` garbage.
-                callbacks.extend(unsafe { weak.clear(obj) });
-            }
-        }
-        callbacks
-    });
-    state.weak_callbacks.extend(callbacks.into_iter().flatten());
 }
