@@ -30,7 +30,7 @@ pub(super) fn destroy_garbage(state: &mut CollectionState) -> Option<Box<dyn Any
         }
         let (mut freed, mut bytes) = (0, 0);
         for &obj in &garbage {
-            // Releases the reference `prepare_garbage` took. Usually it is the last one: the
+            // Releases the reference `scan` took. Usually it is the last one: the
             // block is freed right here. A handle a destructor kept holds it otherwise, and
             // its last drop frees it (DEAD: the value is not dropped again).
             if obj.header().dec_ref_unless_last() {

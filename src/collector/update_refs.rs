@@ -143,6 +143,9 @@ fn subtract(child: ObjRef, count: u32, shared: bool) -> bool {
 const COMBINE: usize = 256;
 const _: () = assert!(COMBINE.is_power_of_two());
 
+/// How far ahead `span` prefetches.
+const SPAN_PREFETCH: usize = 8;
+
 /// Subtractions from one child waiting in the combining buffer.
 #[derive(Clone, Copy)]
 struct Pending {
@@ -235,6 +238,26 @@ impl TracerImpl for SubtractRefs {
                 }
             }
             Mode::Search { target, found } => *found |= child == *target,
+        }
+    }
+
+    /// The elements of a container: usually distinct objects, so combining would only churn
+    /// the buffer. Subtracted right away, a few children ahead prefetched.
+    #[inline]
+    fn span(&mut self, objs: &[ObjRef]) {
+        if !matches!(self.mode, Mode::Shared { .. }) {
+            for &obj in objs {
+                self.edge(obj);
+            }
+            return;
+        }
+        for (k, &child) in objs.iter().enumerate() {
+            if let Some(ahead) = objs.get(k + SPAN_PREFETCH) {
+                prefetch(ahead.0.as_ptr());
+            }
+            if !subtract(child, 1, true) {
+                over_reported(self.parent, child);
+            }
         }
     }
 }
