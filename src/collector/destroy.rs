@@ -34,8 +34,8 @@ pub(super) fn destroy_garbage(state: &mut CollectionState) -> Option<Box<dyn Any
             // block is freed right here. A handle a destructor kept holds it otherwise, and
             // its last drop frees it (DEAD: the value is not dropped again).
             if obj.header().dec_ref_unless_last() {
-                // SAFETY: DEAD, weak slot cleared in the pause, count now zero on this
-                // attached thread.
+                // SAFETY: DEAD, weak slot cleared in the pause, and no handle left on this
+                // attached thread (the count reached zero, or was 1: the collector's own).
                 let size = obj.header().info().block_size as isize;
                 unsafe { free_dead(obj) };
                 freed += 1;

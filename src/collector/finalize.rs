@@ -26,7 +26,7 @@ use crate::stw::WorldStopped;
 use crate::trace::ObjRef;
 
 /// `obj`'s finalizer, if it has one that has not run.
-pub(super) fn unfinalized(obj: ObjRef) -> Option<unsafe fn(ObjRef, *mut ())> {
+fn unfinalized(obj: ObjRef) -> Option<unsafe fn(ObjRef, *mut ())> {
     let header = obj.header();
     // Ordering: Relaxed; FINALIZED is only set by the collecting thread, which holds the
     // collection lock, and this runs under the same lock.

@@ -51,8 +51,8 @@ impl Mark for Alive {
         // Ordering (scratch): Relaxed; collector-only data during the pause. Workers need no
         // more: the values they trace were published before they started and do not change,
         // and the team's join orders their marks before the next phase.
-        // The walk made most objects candidates (`CANDIDATE | count`); marking takes that
-        // back.
+        // The parallel walk made most objects candidates (`CANDIDATE | count`); marking
+        // takes that back.
         if header.gc.load(Ordering::Relaxed) & scratch::ALIVE != 0 {
             return false; // already alive
         }

@@ -14,11 +14,14 @@ use crate::header::{flags, scratch};
 use crate::object::runtime;
 use crate::sync::Ordering;
 use crate::trace::ObjRef;
-
 use crate::weak::WeakCallback;
 
 use super::CollectionState;
+use super::marking::prefetch;
 use super::workers::{Chunks, Team};
+
+/// How many objects ahead the scan prefetches headers.
+const PREFETCH_AHEAD: usize = 16;
 
 /// Finds the garbage (into `state.garbage`) and resets every scratch word. With `prepare`,
 /// also makes the garbage safe to destroy (see the module docs); then returns whether some of
@@ -32,8 +35,8 @@ pub(super) fn scan(state: &mut CollectionState, team: &Team, prepare: bool) -> b
         while let Some(i) = chunks.next(me) {
             let segment = &segments[i];
             for (k, &obj) in segment.iter().enumerate() {
-                if let Some(ahead) = segment.get(k + 16) {
-                    super::marking::prefetch(ahead.0.as_ptr());
+                if let Some(ahead) = segment.get(k + PREFETCH_AHEAD) {
+                    prefetch(ahead.0.as_ptr());
                 }
                 let header = obj.header();
                 // Ordering (scratch): Relaxed; collector-only data during the pause, and each
@@ -63,6 +66,7 @@ pub(super) fn scan(state: &mut CollectionState, team: &Team, prepare: bool) -> b
                         // SAFETY: the world is stopped and the collector found `obj` garbage.
                         found.callbacks.extend(unsafe { weak.clear(obj) });
                     }
+                    // `finalize::unfinalized`, from the flags just read.
                     found.finalizers |=
                         was & flags::FINALIZED == 0 && header.info().finalize.is_some();
                 }

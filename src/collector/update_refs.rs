@@ -1,7 +1,8 @@
 //! Phase: gc_refs = refcount − references from other candidates.
 //!
 //! Every walked object that is alive, mortal and referenced gets `CANDIDATE | refcount` in its
-//! scratch word (lazily: a child may be met before its own turn), then each candidate's value
+//! scratch word (in parallel from the walk; on one thread lazily here, as a child may be met
+//! before its own turn), then each candidate's value
 //! is traced and every candidate it references loses one. Afterwards an object's gc_refs is
 //! the number of references to it from outside the candidate set: handles on stacks, in
 //! non-GC memory, on other threads. CPython's `update_refs` + `visit_decref`.
@@ -15,16 +16,21 @@
 //!
 //! The parallel walk already made every candidate (each worker on the pages it visited, with
 //! plain stores, while the headers passed by). Workers take segments of the heap
-//! ([`Chunks`]: each starts far from the others) and trace them. They may meet on a child, so subtractions are atomic. Each candidate is traced once,
-//! by the worker holding its segment.
+//! ([`Chunks`]: each starts far from the others) and trace them. Each candidate is traced
+//! once, by the worker holding its segment.
 //!
-//! A locked read-modify-write costs several times a plain update when the data is in cache,
-//! and an object many others point to (the lists every item of `gc_big` points to, a class
-//! every instance references) has its cache line pulled from core to core. So each worker
-//! *combines*: an edge lands in a small direct-mapped buffer keyed by the child's address
-//! (and asks for the child's cache line); repeated edges to a child add up in its slot (the
-//! back-edges of siblings to their parent, the items of a list to their list), and the
-//! subtraction happens once, when the slot is needed for another child or at the end.
+//! A locked read-modify-write costs several times a plain update, even in cache (about 5 ns
+//! against 1 on the machine of `docs/benchmarks.md`), so subtractions are atomic only where
+//! workers may meet. The subtraction that takes a candidate's gc_refs to exactly 0 is a plain
+//! store: gc_refs counts the outside references plus the subtractions still to come, so none
+//! is left for another worker (most objects are referenced once). An object many others point
+//! to (the back-edges of siblings to their parent, a class every instance references) would
+//! also have its cache line pulled from core to core, so single edges are *combined*: an edge
+//! lands in a small direct-mapped buffer keyed by the child's address (and asks for the
+//! child's cache line); repeated edges to a child add up in its slot, and the subtraction
+//! happens once, when the slot is needed for another child or at the end. The elements of a
+//! container (a span) are usually distinct objects: they skip the buffer and are subtracted
+//! at once, with a look-ahead prefetch.
 //!
 //! Measured alternatives (`docs/benchmarks.md`, "scaling"): giving every scratch word one
 //! owning worker and sending it the others' subtractions in outboxes needs no atomics at all,
