@@ -17,10 +17,10 @@ use crate::object::{self, destruction_scope, free_dead};
 use super::CollectionState;
 
 pub(super) fn destroy_garbage(state: &mut CollectionState) -> Option<Box<dyn Any + Send>> {
-    let garbage = core::mem::take(&mut state.garbage);
+    let garbage = core::mem::take(&mut state.objects);
     destruction_scope(|| {
         let mut first = None;
-        for &obj in &garbage {
+        for obj in garbage.iter() {
             let drop_value = obj.header().info().drop_value;
             // SAFETY: `obj` is garbage: DEAD, so no one else reads or drops its value, and the
             // collector's reference keeps the block allocated; its value is dropped only here.
@@ -29,7 +29,7 @@ pub(super) fn destroy_garbage(state: &mut CollectionState) -> Option<Box<dyn Any
             }
         }
         let (mut freed, mut bytes) = (0, 0);
-        for &obj in &garbage {
+        for obj in garbage.iter() {
             // Releases the reference `scan` took. Usually it is the last one: the
             // block is freed right here. A handle a destructor kept holds it otherwise, and
             // its last drop frees it (DEAD: the value is not dropped again).

@@ -39,9 +39,11 @@ fn unfinalized(obj: ObjRef) -> Option<unsafe fn(ObjRef, *mut ())> {
 /// With the world stopped, for garbage that `scan` prepared: takes `DEAD` back, so that the
 /// finalizers can read the objects, and turns the reference `scan` took to each into a
 /// handle, so that it survives until the finalizers have run. The weak slots stay cleared.
-pub(super) fn hold(_stopped: &WorldStopped<'_>, garbage: Vec<ObjRef>) -> Vec<GcAny> {
+pub(super) fn hold(
+    _stopped: &WorldStopped<'_>,
+    garbage: impl Iterator<Item = ObjRef>,
+) -> Vec<GcAny> {
     garbage
-        .into_iter()
         .map(|obj| {
             // Ordering: Relaxed; set in this pause, which no mutator has seen, and the
             // restart orders this for every one of them.

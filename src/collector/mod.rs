@@ -306,12 +306,11 @@ impl Drop for Serial<'_> {
 
 /// Working state of one collection, passed to every phase.
 pub(crate) struct CollectionState {
-    /// Every GC-heap object, from the walk.
+    /// Every GC-heap object, from the walk; after `scan`, only the garbage (scan keeps it in
+    /// the walk's lists, which are no longer needed, instead of copying it into new ones).
     objects: Objects,
     /// Marking stack, reused across phases.
     stack: Vec<ObjRef>,
-    /// Garbage found by `scan`.
-    garbage: Vec<ObjRef>,
     /// Marking uses the prefetch buffer.
     use_prefetch: bool,
     /// Callbacks of the weak references the pass cleared, run after the restart.
@@ -640,7 +639,6 @@ impl Collector {
         let mut state = CollectionState {
             objects: Objects::default(),
             stack: Vec::new(),
-            garbage: Vec::new(),
             weak_callbacks: Vec::new(),
             use_prefetch: self.prefetch_threshold() == 0
                 || self.long_lived() > self.prefetch_threshold(),
@@ -686,22 +684,19 @@ impl Collector {
         let t = Instant::now();
         let kept = if self.debug_saveall() {
             // Kept intact (neither DEAD nor weak-cleared): handles taken while stopped.
-            state.stats.uncollectable = state.garbage.len();
+            state.stats.uncollectable = state.objects.len();
             // SAFETY: garbage this pause found: candidates, whose counts are above zero.
-            Kept::Saved(unsafe { inspect::handles(&stopped, state.garbage.drain(..)) })
+            Kept::Saved(unsafe { inspect::handles(&stopped, state.objects.iter()) })
         } else if finalizers {
-            let garbage = core::mem::take(&mut state.garbage);
-            Kept::ToFinalize(finalize::hold(&stopped, garbage))
+            Kept::ToFinalize(finalize::hold(&stopped, state.objects.iter()))
         } else {
-            state.stats.collected = state.garbage.len();
+            state.stats.collected = state.objects.len();
             Kept::Nothing
         };
         drop(stopped); // restart the world
         let restarted = Instant::now();
         state.stats.scan += restarted - t;
         state.stats.pause = restarted - requested;
-        state.stats.objects = state.objects.len();
-        state.objects = Objects::default();
 
         // Weak-reference callbacks of the garbage, with the world running, before finalizers
         // and destructors.

@@ -1,4 +1,5 @@
-//! Phase: candidates not found reachable are garbage; everyone's scratch word is reset.
+//! Phase: candidates not found reachable are garbage; everyone's scratch word is reset. The
+//! walk's lists are cut down to the garbage.
 //!
 //! Unless save-all keeps it intact, each garbage object is also made safe to destroy once the
 //! world runs again, in the same pass (its header is in cache): the collector takes a
@@ -9,6 +10,8 @@
 //! [`super::finalize::hold`] takes `DEAD` back before the restart.
 //!
 //! Scan runs no user code, so it cannot panic halfway.
+
+use std::sync::{Mutex, PoisonError};
 
 use crate::header::{flags, scratch};
 use crate::object::runtime;
@@ -23,21 +26,32 @@ use super::workers::{Chunks, Team};
 /// How many objects ahead the scan prefetches headers.
 const PREFETCH_AHEAD: usize = 16;
 
-/// Finds the garbage (into `state.garbage`) and resets every scratch word. With `prepare`,
-/// also makes the garbage safe to destroy (see the module docs); then returns whether some of
-/// it has a finalizer that has not run.
+/// Finds the garbage and resets every scratch word. The walk's lists then hold only the
+/// garbage: each segment keeps its garbage objects, in order, and loses the others (no new
+/// list is made; a fresh one costs page faults for every 512 objects). With `prepare`, also
+/// makes the garbage safe to destroy (see the module docs); then returns whether some of it
+/// has a finalizer that has not run.
 pub(super) fn scan(state: &mut CollectionState, team: &Team, prepare: bool) -> bool {
     let weak = &runtime().weak;
-    let segments = state.objects.segments();
+    state.stats.objects = state.objects.len();
+    // One lock per segment, taken once, by the worker `chunks` hands it to.
+    let segments: Vec<Mutex<&mut Vec<ObjRef>>> = state
+        .objects
+        .segments_mut()
+        .iter_mut()
+        .map(Mutex::new)
+        .collect();
     let chunks = Chunks::new(segments.len(), team.size());
     let found = team.run(|me| {
         let mut found = Found::default();
         while let Some(i) = chunks.next(me) {
-            let segment = &segments[i];
-            for (k, &obj) in segment.iter().enumerate() {
+            let mut segment = segments[i].lock().unwrap_or_else(PoisonError::into_inner);
+            let mut kept = 0;
+            for k in 0..segment.len() {
                 if let Some(ahead) = segment.get(k + PREFETCH_AHEAD) {
                     prefetch(ahead.0.as_ptr());
                 }
+                let obj = segment[k];
                 let header = obj.header();
                 // Ordering (scratch): Relaxed; collector-only data during the pause, and each
                 // object is in one segment only.
@@ -54,7 +68,8 @@ pub(super) fn scan(state: &mut CollectionState, team: &Team, prepare: bool) -> b
                 if s & scratch::REACHABLE != 0 {
                     continue;
                 }
-                found.garbage.push(obj);
+                segment[kept] = obj;
+                kept += 1;
                 if prepare {
                     header.inc_ref();
                     // Ordering: AcqRel. Release: the restart's Release/Acquire pairs already
@@ -71,12 +86,12 @@ pub(super) fn scan(state: &mut CollectionState, team: &Team, prepare: bool) -> b
                         was & flags::FINALIZED == 0 && header.info().finalize.is_some();
                 }
             }
+            segment.truncate(kept);
         }
         found
     });
     let mut finalizers = false;
     for found in found {
-        state.garbage.extend(found.garbage);
         state.weak_callbacks.extend(found.callbacks);
         state.stats.candidates += found.candidates;
         state.stats.alive += found.alive;
@@ -88,7 +103,6 @@ pub(super) fn scan(state: &mut CollectionState, team: &Team, prepare: bool) -> b
 /// What one worker's share of the scan found.
 #[derive(Default)]
 struct Found {
-    garbage: Vec<ObjRef>,
     callbacks: Vec<WeakCallback>,
     candidates: usize,
     alive: usize,

@@ -36,6 +36,16 @@ impl Objects {
     pub(crate) fn segments(&self) -> &[Vec<ObjRef>] {
         &self.segments
     }
+
+    /// The segments, for `scan`, which keeps only the garbage in each.
+    pub(crate) fn segments_mut(&mut self) -> &mut [Vec<ObjRef>] {
+        &mut self.segments
+    }
+
+    /// Every object, segment by segment.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = ObjRef> + '_ {
+        self.segments.iter().flatten().copied()
+    }
 }
 
 /// Walks the GC heap with `team`. `capacity` is a guess at the number of objects.
