@@ -72,6 +72,10 @@ pub(crate) mod scratch {
     pub(crate) const REACHABLE: u32 = 1 << 30;
     /// Marked alive from a known root: not a candidate.
     pub(crate) const ALIVE: u32 = REACHABLE;
+    /// A *hot* candidate, from the parallel walk until the end of `update_refs` (REACHABLE
+    /// means nothing else then): `REFS` holds its index in the walk's list of hot candidates,
+    /// and each worker counts the subtractions from it apart.
+    pub(crate) const HOT: u32 = CANDIDATE | REACHABLE;
     /// gc_refs: the refcount minus the references from other candidates.
     pub(crate) const REFS: u32 = (1 << 30) - 1;
 }

@@ -29,7 +29,44 @@ fn an_over_reporting_trace_impl_is_caught_and_nothing_is_freed() {
     for workers in [1, 2, 4] {
         ftgc::collector().set_workers(workers);
         caught_with_nothing_freed(workers);
+        caught_on_a_hot_object(workers);
     }
+}
+
+/// An object with 40 references is *hot* in a parallel collection (each worker counts the
+/// subtractions from it apart, and they are checked when added up): the over-report is caught
+/// there too.
+fn caught_on_a_hot_object(workers: usize) {
+    let mut m = Mutator::new();
+    let drops = Drops::new();
+    let child = Node::new(&mut m, 7, &drops);
+    let holders: Vec<Gc<OverReports>> = (0..40)
+        .map(|_| {
+            Gc::new(
+                &mut m,
+                OverReports {
+                    child: child.clone(),
+                },
+            )
+        })
+        .collect();
+    drop(child);
+
+    let err =
+        catch_unwind(AssertUnwindSafe(|| m.collect())).expect_err("the collection must panic");
+    let msg = panic_message(&*err);
+    let msg = format!("[{workers} workers, hot object] {msg}");
+    assert!(
+        msg.contains("Trace implementation reported more references"),
+        "{msg}"
+    );
+    assert!(msg.contains("common::Node"), "{msg}");
+    assert!(msg.contains("OverReports"), "{msg}");
+    assert_eq!(drops.get(), 0, "nothing freed: {msg}");
+
+    drop(holders);
+    assert_eq!(drops.get(), 1, "the child died with its last owner");
+    m.collect();
 }
 
 fn caught_with_nothing_freed(workers: usize) {

@@ -56,6 +56,21 @@ impl Plan {
         }
         (0..self.edges.len()).filter(|&i| !seen[i]).collect()
     }
+
+    /// The nodes with 32 references or more (edges, kept handles and roots).
+    fn hot_nodes(&self) -> usize {
+        let mut refs = vec![0; self.edges.len()];
+        for &i in self
+            .edges
+            .iter()
+            .flatten()
+            .chain(&self.kept)
+            .chain(&self.rooted)
+        {
+            refs[i] += 1;
+        }
+        refs.iter().filter(|&&n| n >= 32).count()
+    }
 }
 
 /// xorshift64*, so that every worker count builds the same graph.
@@ -164,6 +179,10 @@ fn destroyed_with(plan: &Plan, workers: usize, prefetch: bool) -> HashSet<usize>
     let stats = m.collect();
     assert_eq!(stats.workers, workers);
     assert_eq!(stats.prefetch, prefetch);
+    // A parallel walk makes the nodes with 32 references or more hot: their subtractions are
+    // counted by each worker apart.
+    let hot = if workers > 1 { plan.hot_nodes() } else { 0 };
+    assert_eq!(stats.hot, hot, "hot candidates, {workers} workers");
     let destroyed: HashSet<usize> = DESTROYED.lock().unwrap().iter().copied().collect();
 
     drop(kept);
@@ -225,5 +244,6 @@ fn garbage_cycles_are_found_by_every_worker_count() {
 fn big_lists_are_split_between_workers() {
     let _s = serial();
     let plan = big_lists(300, 200, 4);
+    assert_eq!(plan.hot_nodes(), 300, "every list is hot");
     same_for_every_worker_count("big lists", &plan);
 }

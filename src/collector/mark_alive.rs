@@ -51,9 +51,11 @@ impl Mark for Alive {
         // Ordering (scratch): Relaxed; collector-only data during the pause. Workers need no
         // more: the values they trace were published before they started and do not change,
         // and the team's join orders their marks before the next phase.
-        // The parallel walk made most objects candidates (`CANDIDATE | count`); marking
-        // takes that back.
-        if header.gc.load(Ordering::Relaxed) & scratch::ALIVE != 0 {
+        // The parallel walk made most objects candidates (`CANDIDATE | count`, or `HOT |
+        // index`); marking takes that back.
+        if header.gc.load(Ordering::Relaxed) & (scratch::CANDIDATE | scratch::ALIVE)
+            == scratch::ALIVE
+        {
             return false; // already alive
         }
         // Ordering: Relaxed; DEAD and FROZEN change only in earlier pauses (or later in this

@@ -122,6 +122,9 @@ pub struct CollectionStats {
     pub alive: usize,
     /// Objects that took part in the cycle search (not alive, mortal, referenced, not frozen).
     pub candidates: usize,
+    /// Candidates with many references (32 or more, found by a parallel walk) whose
+    /// subtractions each worker counted apart, instead of all workers writing one word.
+    pub hot: usize,
     /// Garbage objects found and destroyed.
     pub collected: usize,
     /// Garbage objects found and kept, intact, by the save-all debug mode
@@ -164,6 +167,7 @@ impl CollectionStats {
         self.objects = pass.objects;
         self.alive = pass.alive;
         self.candidates = pass.candidates;
+        self.hot = pass.hot;
         self.prefetch = pass.prefetch;
         self.collected += pass.collected;
         self.uncollectable += pass.uncollectable;
@@ -663,6 +667,7 @@ impl Collector {
             let capacity = self.long_lived() + self.long_lived() / 8 + 1024;
             state.objects = walk::walk(&stopped, team, capacity);
             state.stats.walk = lap(&mut t);
+            state.stats.hot = state.objects.hot.len();
             mark_alive::mark_alive(&mut state, team);
             state.stats.mark_alive = lap(&mut t);
             update_refs::update_refs(&mut state, team);

@@ -32,6 +32,14 @@
 //! container (a span) are usually distinct objects: they skip the buffer and are subtracted
 //! at once, with a look-ahead prefetch.
 //!
+//! An object referenced from everywhere (a class every instance points to, the heads of the
+//! benchmark's big lists) has too many referrers for a small buffer to combine. The walk makes
+//! each candidate with a count of [`HOT_MIN`](super::walk::HOT_MIN) or more *hot*
+//! (`scratch::HOT` and an index); every worker counts the subtractions from hot candidates in a
+//! table of its own, and [`settle_hot`] adds the tables up after the phase (and catches an
+//! over-report there). On the big lists this took `update_refs` with 2 workers from 6 to 3.4 ns
+//! per object.
+//!
 //! Measured alternatives (`docs/benchmarks.md`, "scaling"): giving every scratch word one
 //! owning worker and sending it the others' subtractions in outboxes needs no atomics at all,
 //! but splits the work by address, not by cost, and buffers most edges; it lost on two of the
@@ -55,7 +63,7 @@ pub(super) fn update_refs(state: &mut CollectionState, team: &Team) {
     let segments = objects.segments();
     let shared = team.is_parallel();
     let chunks = Chunks::new(segments.len(), team.size());
-    team.run(|me| {
+    let hot = team.run(|me| {
         let mut tracer = SubtractRefs::new(if shared {
             Mode::Shared {
                 pending: vec![Pending::EMPTY; COMBINE].into_boxed_slice(),
@@ -64,6 +72,9 @@ pub(super) fn update_refs(state: &mut CollectionState, team: &Team) {
         } else {
             Mode::Direct
         });
+        if shared {
+            tracer.hot = vec![0; objects.hot.len()];
+        }
         while let Some(i) = chunks.next(me) {
             for &obj in &segments[i] {
                 let header = obj.header();
@@ -73,7 +84,7 @@ pub(super) fn update_refs(state: &mut CollectionState, team: &Team) {
                 // them before the next phase.
                 let s = header.gc.load(Ordering::Relaxed);
                 // Skip alive objects (marked from a root) and those that cannot be candidates.
-                if s & scratch::CANDIDATE == 0 && (s != 0 || !init_candidate(obj, shared)) {
+                if s & scratch::CANDIDATE == 0 && (s != 0 || shared || !init_candidate(obj)) {
                     continue;
                 }
                 tracer.parent = Some(obj);
@@ -85,16 +96,37 @@ pub(super) fn update_refs(state: &mut CollectionState, team: &Team) {
             }
         }
         tracer.flush(objects);
+        tracer.hot
     });
+    if shared {
+        settle_hot(objects, &hot);
+    }
+}
+
+/// Gives each hot candidate its gc_refs: its count less the subtractions every worker counted.
+fn settle_hot(objects: &Objects, subtracted: &[Vec<u32>]) {
+    for (i, &(obj, count)) in objects.hot.iter().enumerate() {
+        let header = obj.header();
+        // Marked alive from a root since the walk: not a candidate any more.
+        if header.gc.load(Ordering::Relaxed) != scratch::HOT | i as u32 {
+            continue;
+        }
+        let total = subtracted
+            .iter()
+            .fold(0u32, |sum, worker| sum.saturating_add(worker[i]));
+        if total > count {
+            over_reported(find_referrer(objects, obj), obj);
+        }
+        header
+            .gc
+            .store(scratch::CANDIDATE | (count - total), Ordering::Relaxed);
+    }
 }
 
 /// Makes `obj` a candidate if it can be one; returns whether it is. In parallel, the walk made
 /// every candidate: an object that is not one by then never is.
 #[inline]
-pub(super) fn init_candidate(obj: ObjRef, shared: bool) -> bool {
-    if shared {
-        return false;
-    }
+pub(super) fn init_candidate(obj: ObjRef) -> bool {
     let header = obj.header();
     // Ordering: Relaxed. DEAD and FROZEN change only in earlier pauses (or later in this one,
     // after this phase), which the stop and the team's join order before this read.
@@ -112,37 +144,52 @@ pub(super) fn init_candidate(obj: ObjRef, shared: bool) -> bool {
     true
 }
 
-/// Subtracts `count` references from `child`'s gc_refs if it is a candidate (making it one
-/// first if it can be). Returns `false` if that would take gc_refs below 0: a `Trace` impl
-/// over-reports (in parallel the word is then left wrapped; the collection is abandoned and
-/// every scratch word reset).
+/// Subtracts `count` references from `child`'s gc_refs if it is a candidate, making it one
+/// first if it can be (one worker). Returns `false` if that would take gc_refs below 0: a
+/// `Trace` impl over-reports.
 #[inline]
-fn subtract(child: ObjRef, count: u32, shared: bool) -> bool {
+fn subtract(child: ObjRef, count: u32) -> bool {
     let header = child.header();
     let s = header.gc.load(Ordering::Relaxed);
     // An alive child (s != 0 without CANDIDATE) is not a candidate: nothing to subtract.
-    if s & scratch::CANDIDATE == 0 && (s != 0 || !init_candidate(child, shared)) {
+    if s & scratch::CANDIDATE == 0 && (s != 0 || !init_candidate(child)) {
         return true;
     }
-    if shared {
-        // gc_refs is the outside references plus the subtractions still to come. If it equals
-        // this one, there is nothing else: no other worker will write the word, and a plain
-        // store does (most objects are referenced once). A `Trace` impl that over-reports can
-        // break that premise; the word then ends at 0 where it should go below (the same
-        // outcome as an over-report that is not caught, which the `Trace` docs describe).
-        if s & scratch::REFS == count {
-            header.gc.store(s - count, Ordering::Relaxed);
-            return true;
-        }
-        header.gc.fetch_sub(count, Ordering::Relaxed) & scratch::REFS >= count
-    } else {
-        let s = header.gc.load(Ordering::Relaxed);
-        if s & scratch::REFS < count {
-            return false;
-        }
-        header.gc.store(s - count, Ordering::Relaxed);
-        true
+    let s = header.gc.load(Ordering::Relaxed);
+    if s & scratch::REFS < count {
+        return false;
     }
+    header.gc.store(s - count, Ordering::Relaxed);
+    true
+}
+
+/// [`subtract`] with several workers, which may meet on `child`: the walk made every candidate;
+/// `hot` is this worker's count of subtractions from each hot candidate. Returns `false` if the
+/// subtraction takes gc_refs below 0 (the word is then left wrapped; the collection is
+/// abandoned and every scratch word reset).
+#[inline]
+fn subtract_shared(child: ObjRef, count: u32, hot: &mut [u32]) -> bool {
+    let header = child.header();
+    let s = header.gc.load(Ordering::Relaxed);
+    if s & scratch::CANDIDATE == 0 {
+        return true;
+    }
+    if s & scratch::HOT == scratch::HOT {
+        // Counted here, checked and applied by `settle_hot`.
+        let sum = &mut hot[(s & scratch::REFS) as usize];
+        *sum = sum.saturating_add(count);
+        return true;
+    }
+    // gc_refs is the outside references plus the subtractions still to come. If it equals
+    // this one, there is nothing else: no other worker will write the word, and a plain store
+    // does (most objects are referenced once). A `Trace` impl that over-reports can break that
+    // premise; the word then ends at 0 where it should go below (the same outcome as an
+    // over-report that is not caught, which the `Trace` docs describe).
+    if s & scratch::REFS == count {
+        header.gc.store(s - count, Ordering::Relaxed);
+        return true;
+    }
+    header.gc.fetch_sub(count, Ordering::Relaxed) & scratch::REFS >= count
 }
 
 /// Slots of a worker's combining buffer (a power of two).
@@ -185,11 +232,18 @@ pub(crate) struct SubtractRefs {
     /// The object being traced, for the over-reporting message.
     parent: Option<ObjRef>,
     mode: Mode,
+    /// In `Shared` mode, the subtractions from each hot candidate, by index. (Not in `Mode`:
+    /// a bigger enum made the one-worker phase 10 % slower on the B-tree.)
+    hot: Vec<u32>,
 }
 
 impl SubtractRefs {
     fn new(mode: Mode) -> SubtractRefs {
-        SubtractRefs { parent: None, mode }
+        SubtractRefs {
+            parent: None,
+            mode,
+            hot: Vec::new(),
+        }
     }
 
     /// Applies every combined subtraction.
@@ -197,7 +251,7 @@ impl SubtractRefs {
         if let Mode::Shared { pending, .. } = &mut self.mode {
             for p in pending.iter_mut() {
                 if let Some(child) = p.child.take() {
-                    if !subtract(child, p.count, true) {
+                    if !subtract_shared(child, p.count, &mut self.hot) {
                         over_reported(find_referrer(objects, child), child);
                     }
                 }
@@ -211,7 +265,7 @@ impl TracerImpl for SubtractRefs {
     fn edge(&mut self, child: ObjRef) {
         match &mut self.mode {
             Mode::Direct => {
-                if !subtract(child, 1, false) {
+                if !subtract(child, 1) {
                     over_reported(self.parent, child);
                 }
             }
@@ -234,7 +288,7 @@ impl TracerImpl for SubtractRefs {
                 );
                 prefetch(child.0.as_ptr());
                 if let Some(old) = evicted.child {
-                    if !subtract(old, evicted.count, true) {
+                    if !subtract_shared(old, evicted.count, &mut self.hot) {
                         // The combined edges may come from several objects: look for one.
                         // SAFETY: `objects` points to the walk's objects, which live until the
                         // collection ends, and nothing changes them during this phase.
@@ -251,19 +305,19 @@ impl TracerImpl for SubtractRefs {
     /// the buffer. Subtracted right away, a few children ahead prefetched.
     #[inline]
     fn span(&mut self, objs: &[ObjRef]) {
-        if !matches!(self.mode, Mode::Shared { .. }) {
-            for &obj in objs {
-                self.edge(obj);
+        let parent = self.parent;
+        match &mut self.mode {
+            Mode::Shared { .. } => {
+                for (k, &child) in objs.iter().enumerate() {
+                    if let Some(ahead) = objs.get(k + SPAN_PREFETCH) {
+                        prefetch(ahead.0.as_ptr());
+                    }
+                    if !subtract_shared(child, 1, &mut self.hot) {
+                        over_reported(parent, child);
+                    }
+                }
             }
-            return;
-        }
-        for (k, &child) in objs.iter().enumerate() {
-            if let Some(ahead) = objs.get(k + SPAN_PREFETCH) {
-                prefetch(ahead.0.as_ptr());
-            }
-            if !subtract(child, 1, true) {
-                over_reported(self.parent, child);
-            }
+            Mode::Direct | Mode::Search { .. } => objs.iter().for_each(|&obj| self.edge(obj)),
         }
     }
 }

@@ -9,6 +9,9 @@
 //! for it, nor a compare-and-swap when workers meet on a child. On one thread `update_refs`
 //! does it at no extra cost, at each object's turn.
 
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use crate::header::scratch;
 use crate::heap::{self, Page};
 use crate::stw::WorldStopped;
 use crate::trace::ObjRef;
@@ -24,7 +27,17 @@ const SEGMENT: usize = 8192;
 #[derive(Default)]
 pub(crate) struct Objects {
     segments: Vec<Vec<ObjRef>>,
+    /// The hot candidates ([`HOT_MIN`]) with their counts, by index (parallel walk only).
+    pub(crate) hot: Vec<(ObjRef, u32)>,
 }
+
+/// A candidate with at least this count is *hot* (parallel walk only): `update_refs` counts the
+/// subtractions from it in each worker's own table instead of its scratch word, which the
+/// workers would otherwise pull from each other's caches with a locked instruction each time (a
+/// class object that every instance references; the heads of the benchmark's big lists).
+pub(crate) const HOT_MIN: u32 = 32;
+/// At most this many hot candidates; the others stay ordinary ones.
+const HOT_CAP: u32 = 1 << 16;
 
 impl Objects {
     /// Number of objects.
@@ -55,6 +68,7 @@ pub(crate) fn walk(stopped: &WorldStopped<'_>, team: &Team, capacity: usize) -> 
         heap::walk_gc_heap(stopped, |obj| all.push(obj));
         return Objects {
             segments: vec![all],
+            hot: Vec::new(),
         };
     }
     let mut pages = heap::gc_pages(stopped);
@@ -62,8 +76,10 @@ pub(crate) fn walk(stopped: &WorldStopped<'_>, team: &Team, capacity: usize) -> 
     pages.sort_unstable_by_key(Page::start);
     let runs = runs_of_pages(&pages);
     let chunks = Chunks::new(runs.len(), team.size());
+    let next_hot = AtomicU32::new(0);
     let found = team.run(|me| {
         let mut mine = Vec::new();
+        let mut hot = Vec::new();
         while let Some(i) = chunks.next(me) {
             let run = &pages[runs[i].0..runs[i].1];
             let mut objs = Vec::with_capacity(run.iter().map(Page::used).sum());
@@ -72,21 +88,47 @@ pub(crate) fn walk(stopped: &WorldStopped<'_>, team: &Team, capacity: usize) -> 
                 // gives each run of pages to one worker only.
                 unsafe {
                     heap::visit_page(page, |obj| {
-                        init_candidate(obj, false);
+                        if init_candidate(obj) {
+                            // Ordering: Relaxed; just written by this thread.
+                            let count = obj.header().gc.load(Ordering::Relaxed) & scratch::REFS;
+                            if count >= HOT_MIN {
+                                make_hot(obj, count, &next_hot, &mut hot);
+                            }
+                        }
                         objs.push(obj);
                     })
                 };
             }
             mine.push((i, objs));
         }
-        mine
+        (mine, hot)
     });
     let mut segments = vec![Vec::new(); runs.len()];
-    for (i, objs) in found.into_iter().flatten() {
-        segments[i] = objs;
+    let dangling = ObjRef(core::ptr::NonNull::dangling());
+    let mut hot = vec![(dangling, 0); next_hot.into_inner().min(HOT_CAP) as usize];
+    for (mine, found_hot) in found {
+        for (i, objs) in mine {
+            segments[i] = objs;
+        }
+        for (i, obj, count) in found_hot {
+            hot[i as usize] = (obj, count);
+        }
     }
     segments.retain(|s| !s.is_empty());
-    Objects { segments }
+    Objects { segments, hot }
+}
+
+/// Makes the candidate `obj` (with `count`) hot if the table has room.
+#[cold]
+fn make_hot(obj: ObjRef, count: u32, next: &AtomicU32, hot: &mut Vec<(u32, ObjRef, u32)>) {
+    // Ordering: Relaxed; only the indexes' uniqueness matters, and the team's join publishes
+    // the lists.
+    let i = next.fetch_add(1, Ordering::Relaxed);
+    if i < HOT_CAP {
+        // Ordering: Relaxed; scratch words are collector-only data during the pause.
+        obj.header().gc.store(scratch::HOT | i, Ordering::Relaxed);
+        hot.push((i, obj, count));
+    }
 }
 
 /// Splits `pages` into runs of about [`SEGMENT`] blocks each, as `(start, end)` indexes.
