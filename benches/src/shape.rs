@@ -141,6 +141,41 @@ impl BTreePlan {
         }
     }
 
+    /// Materialises the plan (steps 1–3 above) and returns the root. `record(cx, key)`
+    /// allocates a record; `node(cx, items, children)` allocates a node from its `(key,
+    /// record)` items and its children, which are built first. A replaced record is dropped
+    /// when its replacement is stored; the other handles are dropped on return.
+    pub fn build<C: ?Sized, R: Clone, N: Clone>(
+        &self,
+        cx: &mut C,
+        mut record: impl FnMut(&mut C, u32) -> R,
+        mut node: impl FnMut(&mut C, Vec<(u32, R)>, Vec<N>) -> N,
+    ) -> N {
+        let mut records: Vec<Option<R>> = vec![None; self.insert_order.len()];
+        for &k in self.insert_order.iter().chain(&self.replace_order) {
+            records[k as usize] = Some(record(cx, k));
+        }
+        let mut built: Vec<N> = Vec::with_capacity(self.nodes.len());
+        for n in &self.nodes {
+            let items = (n.keys.iter())
+                .map(|&k| {
+                    (
+                        k,
+                        records[k as usize].clone().expect("every key has a record"),
+                    )
+                })
+                .collect();
+            let children = n
+                .children
+                .iter()
+                .map(|&c| built[c as usize].clone())
+                .collect();
+            let made = node(cx, items, children);
+            built.push(made);
+        }
+        built.pop().expect("a plan has a root")
+    }
+
     /// Objects a subject allocates that stay live: records plus nodes.
     pub fn live_objects(&self) -> usize {
         self.insert_order.len() + self.nodes.len()

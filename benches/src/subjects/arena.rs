@@ -313,27 +313,20 @@ impl Subject for GcArena {
                         },
                     )
                 };
-                let mut records: Vec<Option<Gc<Record>>> = vec![None; p.records];
-                for &k in &plan.insert_order {
-                    records[k as usize] = Some(record(k));
-                }
-                for &k in &plan.replace_order {
-                    records[k as usize] = Some(record(k));
-                }
-                let mut built: Vec<Gc<BNode>> = Vec::with_capacity(plan.nodes.len());
-                for node in &plan.nodes {
-                    let n = BNode {
-                        items: node
-                            .keys
-                            .iter()
-                            .map(|&k| (k, records[k as usize].unwrap()))
-                            .collect(),
-                        children: node.children.iter().map(|&c| built[c as usize]).collect(),
-                        _tally: Tally::new(),
-                    };
-                    built.push(Gc::new(mc, n));
-                }
-                *root = built.pop();
+                *root = Some(plan.build(
+                    &mut (),
+                    |_, k| record(k),
+                    |_, items, children| {
+                        Gc::new(
+                            mc,
+                            BNode {
+                                items,
+                                children,
+                                _tally: Tally::new(),
+                            },
+                        )
+                    },
+                ));
             });
             // Free the replaced records (see the module doc).
             full_collection(&mut arena);

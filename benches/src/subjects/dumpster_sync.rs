@@ -313,31 +313,17 @@ impl Subject for DumpsterSync {
                 })
             };
             let (root, build) = timed(|| {
-                let mut records: Vec<Option<Gc<Record>>> = vec![None; p.records];
-                for &k in &plan.insert_order {
-                    records[k as usize] = Some(record(k));
-                }
-                for &k in &plan.replace_order {
-                    records[k as usize] = Some(record(k));
-                }
-                let mut built: Vec<Gc<BNode>> = Vec::with_capacity(plan.nodes.len());
-                for node in &plan.nodes {
-                    let n = BNode {
-                        items: node
-                            .keys
-                            .iter()
-                            .map(|&k| (k, records[k as usize].clone().unwrap()))
-                            .collect(),
-                        children: node
-                            .children
-                            .iter()
-                            .map(|&c| built[c as usize].clone())
-                            .collect(),
-                        _tally: Tally::new(),
-                    };
-                    built.push(Gc::new(n));
-                }
-                built.pop().unwrap()
+                plan.build(
+                    &mut (),
+                    |_, k| record(k),
+                    |_, items, children| {
+                        Gc::new(BNode {
+                            items,
+                            children,
+                            _tally: Tally::new(),
+                        })
+                    },
+                )
             });
             let live = plan.live_objects();
             live_graph(

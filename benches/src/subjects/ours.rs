@@ -313,31 +313,16 @@ pub fn build_btree(m: &mut Mutator, plan: &BTreePlan) -> Gc<impl Trace + Send + 
             },
         )
     };
-    let mut records: Vec<Option<Gc<Record>>> = vec![None; plan.insert_order.len()];
-    for &k in &plan.insert_order {
-        records[k as usize] = Some(record(m, k));
-    }
-    for &k in &plan.replace_order {
-        records[k as usize] = Some(record(m, k));
-    }
-    let mut built: Vec<Gc<BNode>> = Vec::with_capacity(plan.nodes.len());
-    for node in &plan.nodes {
-        let n = BNode {
-            items: node
-                .keys
-                .iter()
-                .map(|&k| (k, records[k as usize].clone().unwrap()))
-                .collect(),
-            children: node
-                .children
-                .iter()
-                .map(|&c| built[c as usize].clone())
-                .collect(),
-            _tally: Tally::new(),
-        };
-        built.push(Gc::new(m, n));
-    }
-    built.pop().unwrap()
+    plan.build(m, record, |m, items, children| {
+        Gc::new(
+            m,
+            BNode {
+                items,
+                children,
+                _tally: Tally::new(),
+            },
+        )
+    })
 }
 
 /// The biglists workload's graph; returns its root (the only handle left).

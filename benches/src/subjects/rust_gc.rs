@@ -278,32 +278,17 @@ impl Subject for RustGc {
                 })
             };
             let (root, build) = timed(|| {
-                let mut records: Vec<Option<Gc<Record>>> = vec![None; p.records];
-                for &k in &plan.insert_order {
-                    records[k as usize] = Some(record(k));
-                }
-                for &k in &plan.replace_order {
-                    records[k as usize] = Some(record(k));
-                }
-                let mut built: Vec<Gc<BNode>> = Vec::with_capacity(plan.nodes.len());
-                for node in &plan.nodes {
-                    let n = BNode {
-                        items: node
-                            .keys
-                            .iter()
-                            .map(|&k| (k, records[k as usize].clone().unwrap()))
-                            .collect(),
-                        children: node
-                            .children
-                            .iter()
-                            .map(|&c| built[c as usize].clone())
-                            .collect(),
-                        _tally: Tally::new(),
-                    };
-                    built.push(Gc::new(n));
-                }
-                let root = built.pop().unwrap();
-                drop((built, records));
+                let root = plan.build(
+                    &mut (),
+                    |_, k| record(k),
+                    |_, items, children| {
+                        Gc::new(BNode {
+                            items,
+                            children,
+                            _tally: Tally::new(),
+                        })
+                    },
+                );
                 // Free the replaced records that the automatic collections left (see the
                 // module doc).
                 force_collect();
