@@ -401,8 +401,10 @@ pub(crate) fn destruction_scope(f: impl FnOnce()) -> Option<Box<dyn Any + Send>>
 /// The caller counts the frees (in bulk).
 ///
 /// # Safety
-/// `obj` is `DEAD`, its count just reached zero on this thread (an attached mutator), and its
-/// weak slot was cleared by the collector.
+/// `obj` is `DEAD`, no handle but the collector's own is left (its count just reached zero on
+/// this thread, or is 1 and that reference is the collector's: see
+/// `Header::dec_ref_unless_last`), this thread is an attached mutator, and its weak slot was
+/// cleared by the collector.
 pub(crate) unsafe fn free_dead(obj: ObjRef) {
     debug_assert!(obj.header().flags(Ordering::Relaxed) & flags::DEAD != 0);
     debug_assert!(is_attached());

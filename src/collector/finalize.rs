@@ -19,7 +19,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::Ordering;
 
 use crate::gc::GcAny;
-use crate::header::flags;
+use crate::header::{TypeInfo, flags};
 use crate::mutator::Mutator;
 use crate::object::destruction_scope;
 use crate::stw::WorldStopped;
@@ -30,16 +30,26 @@ fn unfinalized(obj: ObjRef) -> Option<unsafe fn(ObjRef, *mut ())> {
     let header = obj.header();
     // Ordering: Relaxed; FINALIZED is only set by the collecting thread, which holds the
     // collection lock, and this runs under the same lock.
-    if header.flags(Ordering::Relaxed) & flags::FINALIZED != 0 {
+    not_run(header.flags(Ordering::Relaxed), header.info())
+}
+
+/// The finalizer of an object of type `info` whose flag bits are `bits`, if it has one that has
+/// not run.
+pub(super) fn not_run(bits: usize, info: &TypeInfo) -> Option<unsafe fn(ObjRef, *mut ())> {
+    if bits & flags::FINALIZED != 0 {
         return None;
     }
-    header.info().finalize
+    info.finalize
 }
 
 /// With the world stopped, for garbage that `scan` prepared: takes `DEAD` back, so that the
 /// finalizers can read the objects, and turns the reference `scan` took to each into a
 /// handle, so that it survives until the finalizers have run. The weak slots stay cleared.
-pub(super) fn hold(
+///
+/// # Safety
+/// Every object of `garbage` was found garbage and prepared by `scan` in this pause (it holds
+/// the reference `scan` took, which the handle takes over), and appears once.
+pub(super) unsafe fn hold(
     _stopped: &WorldStopped<'_>,
     garbage: impl Iterator<Item = ObjRef>,
 ) -> Vec<GcAny> {
@@ -48,8 +58,8 @@ pub(super) fn hold(
             // Ordering: Relaxed; set in this pause, which no mutator has seen, and the
             // restart orders this for every one of them.
             obj.header().clear_flags(flags::DEAD, Ordering::Relaxed);
-            // SAFETY: `scan` took one strong reference to `obj` for the collector; the handle
-            // takes it over.
+            // SAFETY: `scan` took one strong reference to `obj` for the collector (the
+            // contract); the handle takes it over.
             unsafe { GcAny::from_owned(obj) }
         })
         .collect()

@@ -1,15 +1,15 @@
-//! Phase (first, with the world stopped): mark everything reachable from the known roots as
-//! *alive*, so the cycle search skips it.
+//! Phase (after the walk, with the world stopped): mark everything reachable from the known
+//! roots as *alive*, so the cycle search skips it.
 //!
-//! An alive object is not a candidate: its count is not read and its children are not
+//! An alive object is not a candidate: its count is not used and its children are not
 //! subtracted, so the expensive phases only see what the roots do not reach. Roots are an
 //! optimisation only: a reference the roots do not know about still counts in the refcount
 //! phases, so forgetting to register a root never frees a live object; and marking alive an
 //! object that is in fact garbage only keeps it until a later collection. CPython's
 //! `gc_mark_alive_from_roots`.
 //!
-//! Not marked (and not traced through): frozen objects, `DEAD` ones, and leaf objects (never
-//! walked: their scratch word would not be reset).
+//! Not marked (and not traced through): frozen objects, `DEAD` ones, objects with count 0, and
+//! leaf objects (never walked: their scratch word would not be reset).
 
 use crate::header::{flags, scratch};
 use crate::object::runtime;

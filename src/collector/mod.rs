@@ -122,8 +122,8 @@ pub struct CollectionStats {
     pub alive: usize,
     /// Objects that took part in the cycle search (not alive, mortal, referenced, not frozen).
     pub candidates: usize,
-    /// Candidates with many references (32 or more, found by a parallel walk) whose
-    /// subtractions each worker counted apart, instead of all workers writing one word.
+    /// Candidates with many references (32 or more, at most 65,536, found by a parallel walk)
+    /// whose subtractions each worker counted apart, instead of all workers writing one word.
     pub hot: usize,
     /// Garbage objects found and destroyed.
     pub collected: usize,
@@ -161,7 +161,7 @@ pub struct CollectionStats {
 
 impl CollectionStats {
     /// Adds one pass: times and counts of destroyed, kept and finalized objects add up; the
-    /// heap's census (objects, alive, candidates) is the last pass's.
+    /// heap's census (objects, alive, candidates, hot) and `prefetch` are the last pass's.
     fn add_pass(&mut self, pass: &CollectionStats) {
         self.passes += 1;
         self.objects = pass.objects;
@@ -298,9 +298,9 @@ enum Kept {
 }
 
 /// The collection lock held by the outermost collection on this thread.
-pub(super) struct Serial<'a>(Option<MutexGuard<'a, ()>>);
+pub(super) struct Serial(Option<MutexGuard<'static, ()>>);
 
-impl Drop for Serial<'_> {
+impl Drop for Serial {
     fn drop(&mut self) {
         if self.0.is_some() {
             IN_COLLECTION.with(|c| c.set(false));
@@ -313,7 +313,7 @@ pub(crate) struct CollectionState {
     /// Every GC-heap object, from the walk; after `scan`, only the garbage (scan keeps it in
     /// the walk's lists, which are no longer needed, instead of copying it into new ones).
     objects: Objects,
-    /// Marking stack, reused across phases.
+    /// Marking stack, reused across phases (on one thread; parallel workers keep their own).
     stack: Vec<ObjRef>,
     /// Marking uses the prefetch buffer.
     use_prefetch: bool,
@@ -534,6 +534,9 @@ impl Collector {
     /// count). A deferral resets the count, so the probe is read again only after another
     /// threshold's worth of allocations, as CPython does.
     pub(crate) fn check_trigger(&self) -> Decision {
+        // Ordering (every atomic here): Relaxed; heuristic inputs and counters. A stale value
+        // moves a collection by one check at most, and a count taken by `swap` is added to
+        // `deferred` by the same thread.
         if !self.is_enabled() || self.running.load(Ordering::Relaxed) > 0 {
             return Decision::NotDue;
         }
@@ -562,6 +565,8 @@ impl Collector {
 
     /// After a collection: the baselines of the memory rule.
     fn reset_trigger(&self) {
+        // Ordering (every atomic here): Relaxed; baselines for the heuristics, written by the
+        // collecting thread under the collection lock.
         let st = &self.trigger_state;
         st.deferred.store(0, Ordering::Relaxed);
         object::flush_count();
@@ -639,6 +644,9 @@ impl Collector {
         team: &workers::Team,
     ) -> (CollectionStats, Option<Box<dyn std::any::Any + Send>>) {
         let me = m.thread_state();
+        // Read once: scan's preparation and the choice below must agree (another thread may
+        // change the setting at any moment).
+        let saveall = self.debug_saveall();
         object::drain_releases();
         let mut state = CollectionState {
             objects: Objects::default(),
@@ -667,6 +675,7 @@ impl Collector {
             let capacity = self.long_lived() + self.long_lived() / 8 + 1024;
             state.objects = walk::walk(&stopped, team, capacity);
             state.stats.walk = lap(&mut t);
+            state.stats.objects = state.objects.len();
             state.stats.hot = state.objects.hot.len();
             mark_alive::mark_alive(&mut state, team);
             state.stats.mark_alive = lap(&mut t);
@@ -674,7 +683,7 @@ impl Collector {
             state.stats.update_refs = lap(&mut t);
             mark_reachable::mark_reachable(&mut state, team);
             state.stats.mark_reachable = lap(&mut t);
-            let finalizers = scan::scan(&mut state, team, !self.debug_saveall());
+            let finalizers = scan::scan(&mut state, team, !saveall);
             state.stats.scan = lap(&mut t);
             finalizers
         }));
@@ -687,13 +696,14 @@ impl Collector {
             }
         };
         let t = Instant::now();
-        let kept = if self.debug_saveall() {
+        let kept = if saveall {
             // Kept intact (neither DEAD nor weak-cleared): handles taken while stopped.
             state.stats.uncollectable = state.objects.len();
             // SAFETY: garbage this pause found: candidates, whose counts are above zero.
             Kept::Saved(unsafe { inspect::handles(&stopped, state.objects.iter()) })
         } else if finalizers {
-            Kept::ToFinalize(finalize::hold(&stopped, state.objects.iter()))
+            // SAFETY: the garbage `scan` just prepared (it was not in save-all mode).
+            Kept::ToFinalize(unsafe { finalize::hold(&stopped, state.objects.iter()) })
         } else {
             state.stats.collected = state.objects.len();
             Kept::Nothing
@@ -731,7 +741,7 @@ impl Collector {
     /// Takes the collection lock, waiting detached (so that the collection in progress can
     /// stop this thread). A collection started from a destructor run by a collection on the
     /// same thread does not wait for itself.
-    pub(super) fn serialise(&self, m: &mut Mutator) -> Serial<'static> {
+    pub(super) fn serialise(&self, m: &mut Mutator) -> Serial {
         if IN_COLLECTION.with(|c| c.replace(true)) {
             return Serial(None);
         }

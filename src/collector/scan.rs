@@ -20,6 +20,7 @@ use crate::trace::ObjRef;
 use crate::weak::WeakCallback;
 
 use super::CollectionState;
+use super::finalize::not_run;
 use super::marking::prefetch;
 use super::workers::{Chunks, Team};
 
@@ -33,7 +34,6 @@ const PREFETCH_AHEAD: usize = 16;
 /// has a finalizer that has not run.
 pub(super) fn scan(state: &mut CollectionState, team: &Team, prepare: bool) -> bool {
     let weak = &runtime().weak;
-    state.stats.objects = state.objects.len();
     // One lock per segment, taken once, by the worker `chunks` hands it to.
     let segments: Vec<Mutex<&mut Vec<ObjRef>>> = state
         .objects
@@ -81,9 +81,7 @@ pub(super) fn scan(state: &mut CollectionState, team: &Team, prepare: bool) -> b
                         // SAFETY: the world is stopped and the collector found `obj` garbage.
                         found.callbacks.extend(unsafe { weak.clear(obj) });
                     }
-                    // `finalize::unfinalized`, from the flags just read.
-                    found.finalizers |=
-                        was & flags::FINALIZED == 0 && header.info().finalize.is_some();
+                    found.finalizers |= not_run(was, header.info()).is_some();
                 }
             }
             segment.truncate(kept);

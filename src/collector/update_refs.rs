@@ -1,9 +1,10 @@
 //! Phase: gc_refs = refcount − references from other candidates.
 //!
-//! Every walked object that is alive, mortal and referenced gets `CANDIDATE | refcount` in its
-//! scratch word (in parallel from the walk; on one thread lazily here, as a child may be met
-//! before its own turn), then each candidate's value
-//! is traced and every candidate it references loses one. Afterwards an object's gc_refs is
+//! Every walked object that is not marked alive, not `DEAD`, not frozen, mortal and referenced
+//! gets `CANDIDATE | refcount` in its scratch word (in parallel from the walk, before
+//! mark-alive takes it back from the alive ones; on one thread lazily here, as a child may be
+//! met before its own turn), then each candidate's value is traced and every candidate it
+//! references loses one. Afterwards an object's gc_refs is
 //! the number of references to it from outside the candidate set: handles on stacks, in
 //! non-GC memory, on other threads. CPython's `update_refs` + `visit_decref`.
 //!
@@ -95,7 +96,7 @@ pub(super) fn update_refs(state: &mut CollectionState, team: &Team) {
                 unsafe { trace(obj, (&raw mut tracer).cast()) };
             }
         }
-        tracer.flush(objects);
+        tracer.flush();
         tracer.hot
     });
     if shared {
@@ -247,16 +248,27 @@ impl SubtractRefs {
     }
 
     /// Applies every combined subtraction.
-    fn flush(&mut self, objects: &Objects) {
-        if let Mode::Shared { pending, .. } = &mut self.mode {
+    fn flush(&mut self) {
+        if let Mode::Shared { pending, objects } = &mut self.mode {
             for p in pending.iter_mut() {
                 if let Some(child) = p.child.take() {
-                    if !subtract_shared(child, p.count, &mut self.hot) {
-                        over_reported(find_referrer(objects, child), child);
-                    }
+                    apply_combined(child, p.count, &mut self.hot, *objects);
                 }
             }
         }
+    }
+}
+
+/// Applies `count` combined subtractions to `child`. They may come from several objects, so an
+/// over-report is blamed on one that a search finds.
+#[inline]
+fn apply_combined(child: ObjRef, count: u32, hot: &mut [u32], objects: *const Objects) {
+    if !subtract_shared(child, count, hot) {
+        // SAFETY: `objects` points to `state.objects`, which `update_refs` borrows for the whole
+        // phase (the tracer holding the pointer lives inside it), and nothing changes the lists
+        // during the phase.
+        let objects = unsafe { &*objects };
+        over_reported(find_referrer(objects, child), child);
     }
 }
 
@@ -288,13 +300,7 @@ impl TracerImpl for SubtractRefs {
                 );
                 prefetch(child.0.as_ptr());
                 if let Some(old) = evicted.child {
-                    if !subtract_shared(old, evicted.count, &mut self.hot) {
-                        // The combined edges may come from several objects: look for one.
-                        // SAFETY: `objects` points to the walk's objects, which live until the
-                        // collection ends, and nothing changes them during this phase.
-                        let objects = unsafe { &**objects };
-                        over_reported(find_referrer(objects, old), old);
-                    }
+                    apply_combined(old, evicted.count, &mut self.hot, *objects);
                 }
             }
             Mode::Search { target, found } => *found |= child == *target,
@@ -330,7 +336,7 @@ fn find_referrer(objects: &Objects, child: ObjRef) -> Option<ObjRef> {
         target: child,
         found: false,
     });
-    objects.segments().iter().flatten().copied().find(|&obj| {
+    objects.iter().find(|&obj| {
         let header = obj.header();
         // Candidates keep their CANDIDATE bit for the whole phase, so their values are live.
         if header.gc.load(Ordering::Relaxed) & scratch::CANDIDATE == 0 {

@@ -6,8 +6,9 @@
 //! first and each worker visits runs of pages until none is left ([`crate::heap`] explains how).
 //! The parallel walk also makes each object that can be a candidate of the cycle search one
 //! ([`init_candidate`]) while its header passes by: `update_refs` then needs no separate pass
-//! for it, nor a compare-and-swap when workers meet on a child. On one thread `update_refs`
-//! does it at no extra cost, at each object's turn.
+//! for it, nor a compare-and-swap when workers meet on a child. A candidate with a count of
+//! [`HOT_MIN`] or more is made *hot* ([`Objects::hot`]; `update_refs` explains why). On one
+//! thread `update_refs` makes the candidates at no extra cost, at each object's turn.
 
 use std::sync::atomic::{AtomicU32, Ordering};
 
