@@ -346,9 +346,8 @@ pub(crate) fn drain_releases() {
 /// frees its block), or, inside a destruction scope on this thread, queues it on the scope.
 ///
 /// # Safety
-/// The caller owns the object's destruction: its count is 0 (or the collector holds the last
-/// reference and has released it), nobody else will touch it, and the block may be freed on
-/// this thread (leaf object, or attached mutator).
+/// The caller owns the object's destruction: its count is 0, nobody else will touch it, and the
+/// block may be freed on this thread (leaf object, or attached mutator).
 pub(crate) unsafe fn destroy(obj: ObjRef) {
     let queued = TRASHCAN.try_with(|t| {
         if t.active.get() {
@@ -410,7 +409,8 @@ pub(crate) unsafe fn free_dead(obj: ObjRef) {
     debug_assert!(is_attached());
     // The collector cleared the weak slot and `Gc::downgrade` makes none for a DEAD object, so
     // this finds nothing; it keeps the rule "no slot outlives its block" local.
-    // SAFETY: the object is dying and owned by us.
+    // SAFETY: `obj` is DEAD and this thread holds its last reference (the contract), a case
+    // of `clear`'s contract.
     let callbacks = unsafe { runtime().weak.clear(obj) };
     debug_assert!(callbacks.is_empty());
     // SAFETY: by the contract, nothing refers to the block any more and we may free it here.
@@ -453,7 +453,8 @@ unsafe fn destroy_one(obj: ObjRef) {
         heap::registry::violation(OFF_MUTATOR.to_owned());
     }
     debug_assert!(info.leaf || is_attached(), "{OFF_MUTATOR}");
-    // SAFETY: the object is dying and owned by us.
+    // SAFETY: `obj` is DEAD and this thread holds its last reference (the contract), a case
+    // of `clear`'s contract.
     let callbacks = unsafe { runtime().weak.clear(obj) };
     // Ordering: Acquire, paired with the collector's setting of DEAD during its pause (the
     // restart's Release/Acquire also orders it).

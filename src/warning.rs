@@ -69,21 +69,25 @@ pub(crate) fn set_handler(handler: Option<WarningHandler>) {
 }
 
 /// Reports `w` to the handler, called with its own lock released (it may install another
-/// handler); a panic in it is caught.
+/// handler). Never unwinds: a panic in the handler, in the `log` backend or in writing to
+/// standard error is caught (the stop-the-world protocol emits warnings with the world half
+/// stopped).
 pub(crate) fn emit(w: Warning) {
     let handler = HANDLER
         .read()
         .unwrap_or_else(PoisonError::into_inner)
         .clone();
-    match handler {
-        Some(h) => {
-            if catch_unwind(AssertUnwindSafe(|| h(&w))).is_err() {
-                eprintln!("ftgc: the warning handler panicked; the warning was: {w}");
-            }
-        }
+    let report = || match handler {
+        Some(h) => h(&w),
         #[cfg(feature = "log")]
         None => log::warn!(target: "ftgc", "{w}"),
         #[cfg(not(feature = "log"))]
         None => eprintln!("{w}"),
+    };
+    if catch_unwind(AssertUnwindSafe(report)).is_err() {
+        // Best effort: this write may fail too, and then it must not unwind either.
+        let _ = catch_unwind(|| {
+            eprintln!("ftgc: reporting a warning panicked; the warning was: {w}");
+        });
     }
 }

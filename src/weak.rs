@@ -122,8 +122,9 @@ impl WeakTable {
     /// restarts).
     ///
     /// # Safety
-    /// `obj` is dying: its count is 0 and the caller owns its destruction, or the world is
-    /// stopped and the collector found it garbage.
+    /// `obj` is dying: its count is 0 and the caller owns its destruction; or it is `DEAD` and
+    /// the caller holds its last reference (the collector's, see `object::free_dead`); or the
+    /// world is stopped and the collector found it garbage.
     #[must_use]
     pub(crate) unsafe fn clear(&self, obj: ObjRef) -> Vec<WeakCallback> {
         // Ordering: Acquire, paired with the Release in `slot`.
