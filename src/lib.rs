@@ -49,8 +49,8 @@
 //! > collection itself), which cannot overlap a shared borrow of the same token. Threads
 //! > without a mutator can own handles but cannot read through them.
 //!
-//! This is what makes the collector's view consistent: while the world is stopped the object graph
-//! cannot change (edges change only through `&T`), and reference counts change only by
+//! This is what makes the collector's view consistent: while the world is stopped the object
+//! graph cannot change (edges change only through `&T`), and reference counts change only by
 //! threads cloning or dropping handles they already own, which never turns an outside
 //! reference into an inside one.
 //!

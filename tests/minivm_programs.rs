@@ -5,19 +5,18 @@
 //! what the big ones rely on: deep recursion, values surviving collections that other VM
 //! threads run, and errors.
 
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex};
 
 // The example's binary uses every part of the interpreter; these tests only part of it.
 #[allow(dead_code)]
 #[path = "../examples/minivm/vm/mod.rs"]
 mod vm;
 
-/// The programs share the process-wide collector, and `cycles.lisp` counts what each
-/// collection frees: run one program at a time.
-fn serial() -> MutexGuard<'static, ()> {
-    static SERIAL: Mutex<()> = Mutex::new(());
-    SERIAL.lock().unwrap_or_else(PoisonError::into_inner)
-}
+mod common;
+
+// The programs share the process-wide collector, and `cycles.lisp` counts what each
+// collection frees: one program at a time (`serial`).
+use common::serial;
 
 /// Runs `source` with `args`; returns its output, or its error.
 fn run_source(name: &str, source: &str, args: &[&str]) -> Result<String, String> {

@@ -350,7 +350,7 @@ pub fn stat(values: &[Value]) -> Option<Stat> {
 /// Returns the memory mimalloc keeps from earlier runs to the OS, then resets the kernel's
 /// peak-RSS mark (Linux: `VmHWM`), so each run reports its own peak as well as one process
 /// allows (pages retained by other heaps still count: read it as an upper bound).
-fn reset_peak_rss() {
+pub fn reset_peak_rss() {
     // SAFETY: `mi_collect` has no preconditions.
     unsafe { libmimalloc_sys::mi_collect(true) };
     let _ = std::fs::write("/proc/self/clear_refs", "5");

@@ -31,6 +31,12 @@ impl Rng {
     }
 }
 
+/// The payload of the B-tree's record with `key`, the same in every subject.
+pub fn record_fields(key: u32) -> [f64; 6] {
+    let k = f64::from(key);
+    [k, k + 0.1, k + 0.2, k + 0.3, k + 0.4, k + 0.5]
+}
+
 /// One node of a [`BTreePlan`].
 #[derive(Clone, Debug, Default)]
 pub struct PlanNode {
@@ -157,7 +163,9 @@ impl BTreePlan {
         }
         let mut built: Vec<N> = Vec::with_capacity(self.nodes.len());
         for n in &self.nodes {
-            let items = (n.keys.iter())
+            let items = n
+                .keys
+                .iter()
                 .map(|&k| {
                     (
                         k,

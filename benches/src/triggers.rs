@@ -17,7 +17,7 @@ use std::time::Instant;
 
 use ftgc::{Gc, GcMutex, Mutator, Trace, TriggerConfig, TriggerMode};
 
-use crate::run::{Stat, peak_rss_mib, stat};
+use crate::run::{Stat, peak_rss_mib, reset_peak_rss, stat};
 
 /// Holds only a handle to a leaf (a string): never part of a cycle, so an untracked leaf
 /// object itself, as CPython untracks a tuple of strings.
@@ -107,12 +107,6 @@ impl Mode {
     }
 }
 
-fn reset_peak() {
-    // SAFETY: `mi_collect` has no preconditions.
-    unsafe { libmimalloc_sys::mi_collect(true) };
-    let _ = std::fs::write("/proc/self/clear_refs", "5");
-}
-
 /// One list-append run: (seconds, collections, deferrals).
 fn list_append<I: Appended>(m: &mut Mutator, n: usize) -> (f64, u64, u64) {
     let c = ftgc::collector();
@@ -136,7 +130,7 @@ fn list_append<I: Appended>(m: &mut Mutator, n: usize) -> (f64, u64, u64) {
 fn flat_garbage(m: &mut Mutator, live: usize, pairs: usize) -> (f64, u64, u64) {
     let c = ftgc::collector();
     m.collect();
-    reset_peak();
+    reset_peak_rss();
     let (c0, d0) = (c.totals().collections, c.totals().deferrals);
     let keep: Vec<_> = (0..live)
         .map(|_| {

@@ -56,7 +56,7 @@ use gc_arena::barrier::unlock;
 use gc_arena::lock::{OnceLock, RefLock};
 use gc_arena::{Arena, Collect, Gc, Rootable};
 
-use crate::shape::{BTreePlan, BigListsPlan};
+use crate::shape::{BTreePlan, BigListsPlan, record_fields};
 use crate::subject::*;
 use crate::tally::Tally;
 
@@ -303,11 +303,10 @@ impl Subject for GcArena {
         let (_, build) = timed(|| {
             arena.mutate_root(|mc, root| {
                 let record = |key: u32| {
-                    let k = f64::from(key);
                     Gc::new(
                         mc,
                         Record {
-                            fields: [k, k + 0.1, k + 0.2, k + 0.3, k + 0.4, k + 0.5],
+                            fields: record_fields(key),
                             link: None,
                             _tally: Tally::new(),
                         },

@@ -67,7 +67,7 @@ use std::cell::RefCell;
 
 use bacon_rajan_cc::{Cc, Trace, Tracer, collect_cycles};
 
-use crate::shape::{BTreePlan, BigListsPlan};
+use crate::shape::{BTreePlan, BigListsPlan, record_fields};
 use crate::subject::*;
 use crate::tally::Tally;
 
@@ -275,9 +275,8 @@ impl Subject for BaconRajan {
     fn btree(&self, p: &BTreeParams) -> Result<LiveGraphResult, Skip> {
         let plan = BTreePlan::new(p.records, 0x5eed);
         let record = |key: u32| {
-            let k = f64::from(key);
             Cc::new(Record {
-                fields: [k, k + 0.1, k + 0.2, k + 0.3, k + 0.4, k + 0.5],
+                fields: record_fields(key),
                 link: None,
                 _tally: Tally::new(),
             })

@@ -57,7 +57,7 @@ use std::time::{Duration, Instant};
 use dumpster::sync::{CollectInfo, Gc, collect, default_collect_condition, set_collect_condition};
 use dumpster::{Trace, TraceWith, Visitor};
 
-use crate::shape::{BTreePlan, BigListsPlan};
+use crate::shape::{BTreePlan, BigListsPlan, record_fields};
 use crate::subject::*;
 use crate::tally::Tally;
 
@@ -305,9 +305,8 @@ impl Subject for DumpsterSync {
         let plan = BTreePlan::new(p.records, 0x5eed);
         manual(|| {
             let record = |key: u32| {
-                let k = f64::from(key);
                 Gc::new(Record {
-                    fields: [k, k + 0.1, k + 0.2, k + 0.3, k + 0.4, k + 0.5],
+                    fields: record_fields(key),
                     link: None,
                     _tally: Tally::new(),
                 })

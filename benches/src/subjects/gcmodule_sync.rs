@@ -57,7 +57,7 @@ use std::time::{Duration, Instant};
 
 use gcmodule::{ThreadedCc, ThreadedObjectSpace, Trace, Tracer};
 
-use crate::shape::{BTreePlan, BigListsPlan};
+use crate::shape::{BTreePlan, BigListsPlan, record_fields};
 use crate::subject::*;
 use crate::tally::Tally;
 
@@ -355,9 +355,8 @@ impl Subject for GcModule {
         let plan = BTreePlan::new(p.records, 0x5eed);
         let space = ThreadedObjectSpace::default();
         let record = |key: u32| {
-            let k = f64::from(key);
             space.create(Record {
-                fields: [k, k + 0.1, k + 0.2, k + 0.3, k + 0.4, k + 0.5],
+                fields: record_fields(key),
                 link: None,
                 _tally: Tally::new(),
             })

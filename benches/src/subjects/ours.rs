@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use ftgc::{Gc, GcMutex, Mutator, Trace};
 
-use crate::shape::{BTreePlan, BigListsPlan};
+use crate::shape::{BTreePlan, BigListsPlan, record_fields};
 use crate::subject::*;
 use crate::tally::Tally;
 
@@ -303,11 +303,10 @@ pub fn build_tree(m: &mut Mutator, p: &TreeParams) -> Gc<impl Trace + Send + Syn
 /// The btree workload's graph; returns its root (the only handle left).
 pub fn build_btree(m: &mut Mutator, plan: &BTreePlan) -> Gc<impl Trace + Send + Sync + 'static> {
     let record = |m: &mut Mutator, key: u32| {
-        let k = f64::from(key);
         Gc::new(
             m,
             Record {
-                fields: [k, k + 0.1, k + 0.2, k + 0.3, k + 0.4, k + 0.5],
+                fields: record_fields(key),
                 link: None,
                 _tally: Tally::new(),
             },

@@ -68,7 +68,7 @@
 
 use gc::{Finalize, Gc, GcCell, Trace, force_collect};
 
-use crate::shape::{BTreePlan, BigListsPlan};
+use crate::shape::{BTreePlan, BigListsPlan, record_fields};
 use crate::subject::*;
 use crate::tally::Tally;
 
@@ -270,9 +270,8 @@ impl Subject for RustGc {
         let plan = BTreePlan::new(p.records, 0x5eed);
         fresh(|| {
             let record = |key: u32| {
-                let k = f64::from(key);
                 Gc::new(Record {
-                    fields: [k, k + 0.1, k + 0.2, k + 0.3, k + 0.4, k + 0.5],
+                    fields: record_fields(key),
                     link: None,
                     _tally: Tally::new(),
                 })

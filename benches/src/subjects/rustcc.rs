@@ -68,7 +68,7 @@ use std::cell::RefCell;
 
 use rust_cc::{Cc, Finalize, Trace, collect_cycles};
 
-use crate::shape::{BTreePlan, BigListsPlan};
+use crate::shape::{BTreePlan, BigListsPlan, record_fields};
 use crate::subject::*;
 use crate::tally::Tally;
 
@@ -265,9 +265,8 @@ impl Subject for RustCc {
         let plan = BTreePlan::new(p.records, 0x5eed);
         manual(|| {
             let record = |key: u32| {
-                let k = f64::from(key);
                 Cc::new(Record {
-                    fields: [k, k + 0.1, k + 0.2, k + 0.3, k + 0.4, k + 0.5],
+                    fields: record_fields(key),
                     link: None,
                     _tally: Tally::new(),
                 })
