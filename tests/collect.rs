@@ -3,7 +3,7 @@
 
 mod common;
 
-use std::sync::{Mutex, mpsc};
+use std::sync::{Arc, Mutex, mpsc};
 
 use common::{Drops, Node, ring};
 use ftgc::{Gc, Mutator, Root, Trace, Weak};
@@ -112,19 +112,47 @@ fn a_handle_held_only_by_a_non_mutator_thread_keeps_its_object_alive() {
     assert_eq!(drops.get(), 3);
 }
 
+/// Records the thread its destructor ran on. It can hold a handle, so it lives in the GC heap
+/// (leaf objects may be freed on any thread).
+#[derive(Trace)]
+struct RecordsDropThread {
+    _next: Option<Gc<RecordsDropThread>>,
+    #[trace(skip)]
+    on: Arc<Mutex<Option<std::thread::ThreadId>>>,
+}
+
+impl Drop for RecordsDropThread {
+    fn drop(&mut self) {
+        *self.on.lock().unwrap() = Some(std::thread::current().id());
+    }
+}
+
 #[test]
 fn a_last_handle_dropped_off_mutator_is_destroyed_by_a_mutator() {
     let mut m = Mutator::new();
-    let drops = Drops::new();
-    let node = Node::new(&mut m, 7, &drops);
-    let t = std::thread::spawn(move || drop(node));
-    m.detached(|| t.join().unwrap());
+    let on = Arc::new(Mutex::new(None));
+    let obj = Gc::new(
+        &mut m,
+        RecordsDropThread {
+            _next: None,
+            on: on.clone(),
+        },
+    );
+    let t = std::thread::spawn(move || {
+        drop(obj);
+        std::thread::current().id()
+    });
+    let dropper = m.detached(|| t.join().unwrap());
     // The non-mutator could not free a GC-heap block: it queued the object, which an attached
     // mutator's safepoint or any collection destroys (other tests in this binary may drain the
-    // queue first, so the count is checked after both).
+    // queue first, on their own mutator threads).
     m.safepoint();
     m.collect();
-    assert_eq!(drops.get(), 1);
+    let destroyed_on = on.lock().unwrap().expect("the queued object was destroyed");
+    assert_ne!(
+        destroyed_on, dropper,
+        "the thread that dropped the last handle was not a mutator, yet it destroyed the object"
+    );
 }
 
 #[test]

@@ -9,6 +9,10 @@ use std::time::Duration;
 
 use ftgc::{Gc, Mutator, Warning};
 
+/// How long a late thread waits to be woken by the warning before it gives up and fails the
+/// test (its mutator then unregisters, so the stop completes instead of hanging the run).
+const DEADLINE: Duration = Duration::from_secs(60);
+
 #[test]
 fn a_late_mutator_is_named_in_a_warning_and_the_collection_completes_once_it_polls() {
     let c = ftgc::collector();
@@ -35,7 +39,9 @@ fn a_late_mutator_is_named_in_a_warning_and_the_collection_completes_once_it_pol
             let value = Gc::new(&mut tm, 7u64);
             ready.send(()).unwrap();
             // The fault: blocking while attached, with no safepoint and no `detached`.
-            woken.recv().unwrap();
+            woken
+                .recv_timeout(DEADLINE)
+                .expect("no warning woke this thread: the stop never warned about it");
             let read = *value.get(&tm);
             tm.safepoint(); // parks here until the collection is over
             read
@@ -91,7 +97,9 @@ fn a_late_mutator_is_named_in_a_warning_and_the_collection_completes_once_it_pol
     let late = std::thread::spawn(move || {
         let mut tm = Mutator::new();
         ready.send(()).unwrap();
-        woken.recv().unwrap();
+        woken
+            .recv_timeout(DEADLINE)
+            .expect("the panicking handler never woke this thread");
         tm.safepoint();
         tm.safepoint(); // a second poll: the world really restarted
     });

@@ -53,7 +53,11 @@ fn collections_and_warnings_are_logged() {
         .spawn(move || {
             let mut tm = Mutator::new();
             ready.send(()).unwrap();
-            woken.recv().unwrap(); // blocking while attached: the fault
+            // Blocking while attached: the fault. The deadline turns a missing warning into a
+            // failure (the thread's mutator unregisters, so the stop completes) instead of a hang.
+            woken
+                .recv_timeout(std::time::Duration::from_secs(60))
+                .expect("no warning record woke this thread");
             tm.safepoint();
         })
         .unwrap();
