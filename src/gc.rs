@@ -117,8 +117,9 @@ impl<T: Trace + Send + Sync + 'static> Gc<T> {
     /// Allocation is a safepoint: it may park this thread for another thread's collection, or
     /// run a collection itself when the allocation count says one is due.
     ///
-    /// A type that can hold handles must fit, with its header, in 1 GiB: a larger block could
-    /// fall outside what mimalloc's heap walk sees. This is checked at compile time:
+    /// A tracked type (one whose [`Trace::NEEDS_TRACE`] is `true`: it can hold handles to
+    /// tracked objects) must fit, with its header, in 1 GiB: a larger block could fall outside
+    /// what mimalloc's heap walk sees. This is checked at compile time:
     ///
     /// ```compile_fail
     /// # use ftgc::{Gc, Mutator, Trace};
@@ -298,9 +299,10 @@ impl<T> Gc<T> {
         }
     }
 
-    /// Whether the collector tracks the object: `T` can hold handles, so the object lives in
-    /// the walked heap (CPython's `gc.is_tracked`). Leaf values (numbers, strings, ...) are not
-    /// tracked.
+    /// Whether the collector tracks the object: `T::NEEDS_TRACE` (it can hold handles to tracked
+    /// objects, so a cycle can pass through it), and the object lives in the walked heap
+    /// (CPython's `gc.is_tracked`). Leaf values are not tracked: numbers, strings, and values
+    /// that hold only handles to leaf values.
     pub fn is_tracked(this: &Gc<T>) -> bool {
         !this.obj.header().info().leaf
     }
@@ -517,8 +519,8 @@ impl GcAny {
         a.obj == b.obj
     }
 
-    /// Whether the collector tracks the object (it can hold handles, so it lives in the walked
-    /// heap): CPython's `gc.is_tracked`.
+    /// Whether the collector tracks the object (its type's `NEEDS_TRACE`, see
+    /// [`Gc::is_tracked`]): CPython's `gc.is_tracked`.
     pub fn is_tracked(&self) -> bool {
         !self.obj.header().info().leaf
     }

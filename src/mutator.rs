@@ -103,14 +103,21 @@ impl Mutator {
     ///
     /// Collections are serialised, destruction included: when this returns, every object that
     /// was garbage when it was called has been destroyed (by this collection or one that ran
-    /// just before). Waiting for another collection happens detached.
+    /// just before), with two exceptions: in save-all mode
+    /// ([`Collector::set_debug_saveall`](crate::Collector::set_debug_saveall)) garbage is kept
+    /// intact instead, and garbage with a [`Finalize`](crate::Finalize) hook is finalized
+    /// first, so what a finalizer made reachable again survives (as does garbage still waiting
+    /// for a finalizer after the collection's last pass; the next collection finds it).
+    /// Waiting for another collection happens detached.
     ///
     /// A destructor of garbage must not wait for another thread that may itself call
     /// `collect`: that thread waits for this collection to finish.
     ///
     /// # Panics
-    /// Resumes the first panic of a garbage destructor (after everything was destroyed), or
-    /// of a `Trace` impl (the collection is then abandoned and nothing is freed).
+    /// Resumes the first panic of a garbage destructor, a finalizer, a weak-reference callback
+    /// or a collection callback, after the collection has finished (everything else was
+    /// still destroyed or called); or the panic of a `Trace` impl, at once (the collection is
+    /// then abandoned and nothing is freed).
     pub fn collect(&mut self) -> CollectionStats {
         COLLECTOR.run(self, Reason::Manual)
     }

@@ -3,7 +3,7 @@
 //!
 //! Everything here walks or traces the heap, so it stops the world like a collection (and is
 //! serialised with collections), then hands back strong handles ([`GcAny`]) taken while the
-//! world was stopped. Only *tracked* objects (GC-heap objects: types that can hold handles)
+//! world was stopped. Only *tracked* objects (GC-heap objects: types whose `NEEDS_TRACE` is set)
 //! are seen: leaf objects are not in the walked heap, and handles to them are not reported by
 //! tracing, as CPython does not track atomic objects.
 //!
