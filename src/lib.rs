@@ -181,7 +181,7 @@ pub const HEADER_SIZE: usize = header::HEADER_SIZE;
 #[cfg(loom)]
 #[doc(hidden)]
 pub mod __loom {
-    pub use crate::collector::{Steal, Termination, TerminationBug};
+    pub use crate::collector::{Termination, TerminationBug};
     pub use crate::header::RefCount;
     pub use crate::heap::registry::{take_violations, violation};
     pub use crate::stw::{

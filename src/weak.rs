@@ -18,7 +18,7 @@
 //!   0 (dying) or the object is `DEAD`. Because death clears the target under the same lock
 //!   before freeing, the header read here is always of an allocated block.
 //!
-//! Lock order: shard, then slot target, then slot callbacks.
+//! Lock order: shard, then slot.
 
 use std::collections::HashMap;
 
@@ -30,42 +30,48 @@ use crate::trace::ObjRef;
 pub(crate) type WeakCallback = Box<dyn FnOnce() + Send>;
 
 /// The shared target of every `Weak` to one object.
-pub struct WeakSlot {
-    target: Mutex<Option<ObjRef>>,
-    /// Callbacks to run when `target` is cleared (taken, under the slot lock, by `clear`).
-    callbacks: Mutex<Vec<WeakCallback>>,
+pub struct WeakSlot(Mutex<SlotState>);
+
+/// What the slot lock guards.
+struct SlotState {
+    /// The object, until its death clears it (never set again).
+    target: Option<ObjRef>,
+    /// Callbacks to run when `target` is cleared (taken with it, by `clear`).
+    callbacks: Vec<WeakCallback>,
 }
 
 impl WeakSlot {
+    fn new(target: Option<ObjRef>) -> WeakSlot {
+        WeakSlot(Mutex::new(SlotState {
+            target,
+            callbacks: Vec::new(),
+        }))
+    }
+
     /// Runs `f` with the target while holding the slot lock (so it cannot be freed meanwhile).
     pub(crate) fn with_target<R>(&self, f: impl FnOnce(Option<ObjRef>) -> R) -> R {
-        let g = sync::lock(&self.target);
-        f(*g)
+        f(sync::lock(&self.0).target)
     }
 
     /// A slot whose target is already gone.
     pub(crate) fn cleared() -> WeakSlot {
-        WeakSlot {
-            target: Mutex::new(None),
-            callbacks: Mutex::new(Vec::new()),
-        }
+        WeakSlot::new(None)
     }
 
     /// Adds a callback to run when the target is cleared; if it already is, returns the
     /// callback to the caller, to run now.
     pub(crate) fn add_callback(&self, f: WeakCallback) -> Option<WeakCallback> {
-        let target = sync::lock(&self.target);
-        if target.is_none() {
+        let mut state = sync::lock(&self.0);
+        if state.target.is_none() {
             return Some(f);
         }
-        // Lock order: slot target, then callbacks (as in `WeakTable::clear`).
-        sync::lock(&self.callbacks).push(f);
+        state.callbacks.push(f);
         None
     }
 
     /// Whether the target has been cleared.
     pub(crate) fn is_cleared(&self) -> bool {
-        sync::lock(&self.target).is_none()
+        sync::lock(&self.0).target.is_none()
     }
 }
 
@@ -104,12 +110,7 @@ impl WeakTable {
         let mut shard = sync::lock(self.shard(obj));
         let slot = shard
             .entry(obj.as_ptr() as usize)
-            .or_insert_with(|| {
-                Arc::new(WeakSlot {
-                    target: Mutex::new(Some(obj)),
-                    callbacks: Mutex::new(Vec::new()),
-                })
-            })
+            .or_insert_with(|| Arc::new(WeakSlot::new(Some(obj))))
             .clone();
         // Ordering: Release, paired with the Acquire flag load at death: whoever destroys the
         // object sees HAS_WEAK (the strong count's Release/Acquire chain also orders it).
@@ -134,9 +135,9 @@ impl WeakTable {
         let removed = sync::lock(self.shard(obj)).remove(&(obj.as_ptr() as usize));
         match removed {
             Some(slot) => {
-                let mut target = sync::lock(&slot.target);
-                *target = None;
-                core::mem::take(&mut *sync::lock(&slot.callbacks))
+                let mut state = sync::lock(&slot.0);
+                state.target = None;
+                core::mem::take(&mut state.callbacks)
             }
             None => Vec::new(),
         }

@@ -31,7 +31,7 @@ mod common;
 use std::collections::VecDeque;
 
 use common::{check, expect_caught};
-use ftgc::__loom::{Steal, Termination, TerminationBug};
+use ftgc::__loom::{Termination, TerminationBug};
 use loom::sync::atomic::{AtomicUsize, Ordering};
 use loom::sync::{Arc, Mutex};
 use loom::thread;
@@ -70,14 +70,7 @@ impl Shared {
             let n = self.deques.len();
             let found = self.term.find_work(
                 || self.deques.iter().all(|d| d.lock().unwrap().is_empty()),
-                || {
-                    for k in 1..n {
-                        if let Some(item) = self.deques[(me + k) % n].lock().unwrap().pop_front() {
-                            return Steal::Found(item);
-                        }
-                    }
-                    Steal::Empty
-                },
+                || (1..n).find_map(|k| self.deques[(me + k) % n].lock().unwrap().pop_front()),
             );
             match found {
                 Some(item) => self.process(me, item),

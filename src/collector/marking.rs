@@ -42,7 +42,7 @@ use crate::header::Header;
 use crate::trace::ObjRef;
 use crate::trace::sealed::TracerImpl;
 
-use super::termination::{Steal, Termination};
+use super::termination::Termination;
 use super::workers::Team;
 
 /// Ring size (a power of two).
@@ -378,18 +378,11 @@ impl<M: Mark> Marker<M> {
     }
 }
 
-/// One steal attempt from every other worker's deque.
-fn steal_any(stealers: &[Stealer<Work>], me: usize) -> Steal<Work> {
+/// One steal attempt from every other worker's deque: `None` if each looked empty or was
+/// being stolen from by another thief (`Termination::find_work` then looks again).
+fn steal_any(stealers: &[Stealer<Work>], me: usize) -> Option<Work> {
     let n = stealers.len();
-    let mut retry = false;
-    for k in 1..n {
-        match stealers[(me + k) % n].steal() {
-            crossbeam_deque::Steal::Success(work) => return Steal::Found(work),
-            crossbeam_deque::Steal::Retry => retry = true,
-            crossbeam_deque::Steal::Empty => {}
-        }
-    }
-    if retry { Steal::Retry } else { Steal::Empty }
+    (1..n).find_map(|k| stealers[(me + k) % n].steal().success())
 }
 
 impl<M: Mark> TracerImpl for Marker<M> {

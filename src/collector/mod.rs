@@ -45,7 +45,7 @@ mod walk;
 mod workers;
 
 #[cfg(loom)]
-pub use termination::{PlantedBug as TerminationBug, Steal, Termination};
+pub use termination::{PlantedBug as TerminationBug, Termination};
 
 pub(crate) use trigger::Decision;
 use trigger::{Inputs, TriggerState};
@@ -612,6 +612,7 @@ impl Collector {
                 break;
             }
         }
+        self.reset_trigger();
         stats.total = start.elapsed();
         self.record(&stats);
         #[cfg(feature = "log")]
@@ -734,7 +735,6 @@ impl Collector {
         };
         let panic = callback_panic.or(panic);
         state.stats.destroy = restarted.elapsed();
-        self.reset_trigger();
         (state.stats, panic)
     }
 

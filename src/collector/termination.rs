@@ -28,16 +28,6 @@
 
 use crate::sync::{AtomicBool, AtomicUsize, Ordering, spin};
 
-/// The result of one steal attempt.
-pub enum Steal<T> {
-    /// Got some work.
-    Found(T),
-    /// Every deque looked empty.
-    Empty,
-    /// Lost a race with another thief; some deque may still hold work.
-    Retry,
-}
-
 /// A bug to plant in the protocol, so that the loom model can show it catches it (loom builds
 /// only).
 #[cfg(loom)]
@@ -109,12 +99,14 @@ impl Termination {
 
     /// Called by a worker that has run out of work: its private worklist, its deque and the
     /// shared sources are empty, and it will push nothing until this returns `Some`. Steals
-    /// with `steal` until it gets work (`Some`) or the pass is over (`None`); `looks_empty`
-    /// tells, without taking anything, whether every deque is empty.
+    /// with `steal` until it gets work (`Some`) or the pass is over (`None`); a steal attempt
+    /// returns `None` when it took nothing (the deques looked empty, or it lost a race with
+    /// another thief: either way the loop looks again). `looks_empty` tells, without taking
+    /// anything, whether every deque is empty.
     pub fn find_work<T>(
         &self,
         mut looks_empty: impl FnMut() -> bool,
-        mut steal: impl FnMut() -> Steal<T>,
+        mut steal: impl FnMut() -> Option<T>,
     ) -> Option<T> {
         // Ordering: SeqCst on `active`, here and below. The invariant is about one total order
         // of joins, leaves and deque operations: a leave must follow the owner's last push and
@@ -144,13 +136,13 @@ impl Termination {
                 self.active.fetch_add(1, Ordering::SeqCst);
             }
             match steal() {
-                Steal::Found(work) => {
+                Some(work) => {
                     if !counted {
                         self.active.fetch_add(1, Ordering::SeqCst);
                     }
                     return Some(work);
                 }
-                Steal::Empty | Steal::Retry => {
+                None => {
                     if counted {
                         self.active.fetch_sub(1, Ordering::SeqCst);
                     }
