@@ -2,7 +2,7 @@
 
 use std::fmt::Write as _;
 
-use crate::run::{Row, Sizes, Stat, Workload, metrics, stat};
+use crate::run::{Row, Sizes, Stat, Workload, fmt_num, metrics, stat};
 
 /// The results of one workload.
 pub struct WorkloadReport {
@@ -14,25 +14,10 @@ pub struct WorkloadReport {
     pub rows: Vec<Row>,
 }
 
-fn fmt_num(v: f64) -> String {
-    if v >= 100.0 || v.fract() == 0.0 {
-        format!("{v:.0}")
-    } else if v >= 10.0 {
-        format!("{v:.1}")
-    } else {
-        format!("{v:.2}")
-    }
-}
-
 fn fmt_stat(s: Option<Stat>, repeats: usize) -> String {
     match s {
         None => "—".into(),
-        Some(s) if repeats > 1 => format!(
-            "{} ({}–{})",
-            fmt_num(s.median),
-            fmt_num(s.min),
-            fmt_num(s.max)
-        ),
+        Some(s) if repeats > 1 => s.to_string(),
         Some(s) => fmt_num(s.median),
     }
 }

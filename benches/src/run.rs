@@ -333,6 +333,34 @@ pub struct Stat {
     pub max: f64,
 }
 
+/// `median (min–max)`: with a precision (`{:.1}`), every number to that many digits; without,
+/// each with the digits that [`fmt_num`] gives it.
+impl std::fmt::Display for Stat {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match f.precision() {
+            Some(p) => write!(f, "{:.p$} ({:.p$}–{:.p$})", self.median, self.min, self.max),
+            None => write!(
+                f,
+                "{} ({}–{})",
+                fmt_num(self.median),
+                fmt_num(self.min),
+                fmt_num(self.max)
+            ),
+        }
+    }
+}
+
+/// A number with three significant digits or so (none after the point from 100 up).
+pub fn fmt_num(v: f64) -> String {
+    if v >= 100.0 || v.fract() == 0.0 {
+        format!("{v:.0}")
+    } else if v >= 10.0 {
+        format!("{v:.1}")
+    } else {
+        format!("{v:.2}")
+    }
+}
+
 /// Median, min and max of the present values, if any.
 pub fn stat(values: &[Value]) -> Option<Stat> {
     let mut v: Vec<f64> = values.iter().flatten().copied().collect();

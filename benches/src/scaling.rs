@@ -66,10 +66,6 @@ fn measure<T: Trace + Send + Sync + 'static>(
         }
     }
     c.set_workers(0);
-    let median = |v: &mut Vec<f64>| {
-        v.sort_by(f64::total_cmp);
-        v[v.len() / 2]
-    };
     Measured {
         objects,
         pause: pause.iter().map(|s| stat(s).expect("measured")).collect(),
@@ -78,7 +74,8 @@ fn measure<T: Trace + Send + Sync + 'static>(
             .map(|p| {
                 let mut out = [0.0; 4];
                 for (j, o) in out.iter_mut().enumerate() {
-                    *o = median(&mut p.iter().map(|x| x[j]).collect());
+                    let values: Vec<_> = p.iter().map(|x| Some(x[j])).collect();
+                    *o = stat(&values).expect("measured").median;
                 }
                 out
             })
@@ -90,7 +87,7 @@ fn rows(out: &mut String, phases_out: &mut String, shape: &str, workers: &[usize
     let base = m.pause[0].median;
     let _ = write!(out, "| {shape} | {} |", m.objects);
     for s in &m.pause {
-        let _ = write!(out, " {:.1} ({:.1}–{:.1}) |", s.median, s.min, s.max);
+        let _ = write!(out, " {s:.1} |");
     }
     for s in &m.pause[1..] {
         let _ = write!(out, " {:.2}× |", base / s.median);

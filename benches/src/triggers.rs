@@ -168,13 +168,7 @@ fn flat_garbage(m: &mut Mutator, live: usize, pairs: usize) -> (f64, u64, u64) {
 }
 
 fn fmt(s: Option<Stat>, digits: usize) -> String {
-    match s {
-        Some(s) => format!(
-            "{:.*} ({:.*}–{:.*})",
-            digits, s.median, digits, s.min, digits, s.max
-        ),
-        None => "—".into(),
-    }
+    s.map_or("—".into(), |s| format!("{s:.digits$}"))
 }
 
 /// Runs both parts; returns the Markdown report.
