@@ -72,7 +72,11 @@ pub static TABLES: &[&[Builtin]] = &[
 use Arity::{AtLeast, Exact, Range};
 
 /// Shorthand for a table entry.
-const fn b(name: &'static str, arity: Arity, f: fn(&mut Vm, &[Value]) -> R<Value>) -> Builtin {
+pub(super) const fn b(
+    name: &'static str,
+    arity: Arity,
+    f: fn(&mut Vm, &[Value]) -> R<Value>,
+) -> Builtin {
     Builtin { name, arity, f }
 }
 
@@ -84,9 +88,9 @@ fn type_error<T>(expected: &str, got: &Value) -> R<T> {
     err(format!("expected {expected}, got {}", got.type_name()))
 }
 
-/// An integer value from a count.
-pub fn int(n: usize) -> Value {
-    Value::Int(i64::try_from(n).unwrap_or(i64::MAX))
+/// An integer value from a count (saturating at `i64::MAX`).
+pub fn int(n: impl TryInto<i64>) -> Value {
+    Value::Int(n.try_into().unwrap_or(i64::MAX))
 }
 
 fn as_int(v: &Value) -> R<i64> {
@@ -97,7 +101,7 @@ fn as_int(v: &Value) -> R<i64> {
 }
 
 /// A non-negative integer, as a count or an index.
-fn as_count(v: &Value) -> R<usize> {
+pub(super) fn as_count(v: &Value) -> R<usize> {
     usize::try_from(as_int(v)?).or_else(|_| err("expected a non-negative integer"))
 }
 

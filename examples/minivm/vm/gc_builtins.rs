@@ -36,183 +36,104 @@ use std::sync::{Mutex, OnceLock, PoisonError};
 
 use ftgc::{CallbackId, CollectionPhase, Gc, GcAny, GcMutex, Reason, collector};
 
-use super::builtins::{Arity::Exact, Builtin, int, new_dict};
+use super::builtins::{Arity::Exact, Builtin, as_count, b, int, new_dict};
 use super::eval::apply;
 use super::value::{Guard, PENDING, Value};
 use super::{Error, R, Vm};
 
 /// The table, bound at startup with the others.
 pub static GC: &[Builtin] = &[
-    Builtin {
-        name: "gc-collect",
-        arity: Exact(0),
-        f: |vm, _| {
-            let collected = vm.m.collect().collected;
-            // The finalizers queued their guards' thunks; run them now, on this VM thread.
-            let pending =
-                std::mem::take(&mut *PENDING.lock().unwrap_or_else(PoisonError::into_inner));
-            for thunk in pending {
-                apply(vm, &thunk, &[])?;
-            }
-            Ok(int(collected))
-        },
-    },
-    Builtin {
-        name: "make-guard",
-        arity: Exact(2),
-        f: |vm, a| {
-            let guard = Guard {
-                thunk: a[0].clone(),
-                payload: GcMutex::new(a[1].clone()),
-            };
-            Ok(Value::Guard(Gc::new_finalized(&mut vm.m, guard)))
-        },
-    },
-    Builtin {
-        name: "gc-enable",
-        arity: Exact(0),
-        f: |_, _| {
-            collector().enable();
-            Ok(Value::Nil)
-        },
-    },
-    Builtin {
-        name: "gc-disable",
-        arity: Exact(0),
-        f: |_, _| Ok(Value::Bool(collector().disable())),
-    },
-    Builtin {
-        name: "gc-enabled?",
-        arity: Exact(0),
-        f: |_, _| Ok(Value::Bool(collector().is_enabled())),
-    },
-    Builtin {
-        name: "gc-threshold",
-        arity: Exact(0),
-        f: |_, _| Ok(int(collector().threshold())),
-    },
-    Builtin {
-        name: "gc-set-threshold",
-        arity: Exact(1),
-        f: |_, a| {
-            collector().set_threshold(count(&a[0])?);
-            Ok(Value::Nil)
-        },
-    },
-    Builtin {
-        name: "gc-count",
-        arity: Exact(0),
-        f: |_, _| Ok(int(collector().count())),
-    },
-    Builtin {
-        name: "gc-stats",
-        arity: Exact(0),
-        f: stats,
-    },
-    Builtin {
-        name: "gc-totals",
-        arity: Exact(0),
-        f: totals,
-    },
-    Builtin {
-        name: "gc-freeze",
-        arity: Exact(0),
-        f: |vm, _| Ok(int(vm.m.freeze())),
-    },
-    Builtin {
-        name: "gc-unfreeze",
-        arity: Exact(0),
-        f: |vm, _| Ok(int(vm.m.unfreeze())),
-    },
-    Builtin {
-        name: "gc-freeze-count",
-        arity: Exact(0),
-        f: |vm, _| Ok(int(vm.m.freeze_count())),
-    },
-    Builtin {
-        name: "gc-workers",
-        arity: Exact(0),
-        f: |_, _| Ok(int(collector().workers())),
-    },
-    Builtin {
-        name: "gc-set-workers",
-        arity: Exact(1),
-        f: |_, a| {
-            collector().set_workers(count(&a[0])?);
-            Ok(Value::Nil)
-        },
-    },
-    Builtin {
-        name: "gc-object-count",
-        arity: Exact(0),
-        f: |vm, _| Ok(int(vm.m.objects().len())),
-    },
-    Builtin {
-        name: "gc-referrer-count",
-        arity: Exact(1),
-        f: |vm, a| {
-            let target = handle(&a[0], "gc-referrer-count")?;
-            Ok(int(vm.m.referrers(&[target]).len()))
-        },
-    },
-    Builtin {
-        name: "gc-referent-count",
-        arity: Exact(1),
-        f: |vm, a| {
-            let target = handle(&a[0], "gc-referent-count")?;
-            Ok(int(vm.m.referents(&target).len()))
-        },
-    },
-    Builtin {
-        name: "gc-tracked?",
-        arity: Exact(1),
-        f: |_, a| {
-            Ok(Value::Bool(
-                handle(&a[0], "gc-tracked?").is_ok_and(|h| h.is_tracked()),
-            ))
-        },
-    },
-    Builtin {
-        name: "gc-watch",
-        arity: Exact(0),
-        f: |_, _| {
-            WATCH.get_or_init(|| {
-                collector().add_callback(|phase, stats| {
-                    if phase == CollectionPhase::Stop {
-                        let mut seen = WATCHED.lock().unwrap_or_else(PoisonError::into_inner);
-                        seen.0 += 1;
-                        seen.1 += stats.collected;
-                    }
-                })
-            });
-            Ok(Value::Nil)
-        },
-    },
-    Builtin {
-        name: "gc-watched",
-        arity: Exact(0),
-        f: |vm, _| {
-            let (collections, collected) = *WATCHED.lock().unwrap_or_else(PoisonError::into_inner);
-            let entries = vec![
-                ("collections", int(collections)),
-                ("collected", int(collected)),
-            ];
-            Ok(new_dict(vm, entries))
-        },
-    },
-    Builtin {
-        name: "gc-saveall",
-        arity: Exact(1),
-        f: |_, a| {
-            collector().set_debug_saveall(!matches!(a[0], Value::Nil | Value::Bool(false)));
-            Ok(Value::Nil)
-        },
-    },
-    Builtin {
-        name: "gc-take-garbage",
-        arity: Exact(0),
-        f: |_, _| Ok(int(collector().take_garbage().len())),
-    },
+    b("gc-collect", Exact(0), |vm, _| {
+        let collected = vm.m.collect().collected;
+        // The finalizers queued their guards' thunks; run them now, on this VM thread.
+        let pending = std::mem::take(&mut *PENDING.lock().unwrap_or_else(PoisonError::into_inner));
+        for thunk in pending {
+            apply(vm, &thunk, &[])?;
+        }
+        Ok(int(collected))
+    }),
+    b("make-guard", Exact(2), |vm, a| {
+        let guard = Guard {
+            thunk: a[0].clone(),
+            payload: GcMutex::new(a[1].clone()),
+        };
+        Ok(Value::Guard(Gc::new_finalized(&mut vm.m, guard)))
+    }),
+    b("gc-enable", Exact(0), |_, _| {
+        collector().enable();
+        Ok(Value::Nil)
+    }),
+    b("gc-disable", Exact(0), |_, _| {
+        Ok(Value::Bool(collector().disable()))
+    }),
+    b("gc-enabled?", Exact(0), |_, _| {
+        Ok(Value::Bool(collector().is_enabled()))
+    }),
+    b("gc-threshold", Exact(0), |_, _| {
+        Ok(int(collector().threshold()))
+    }),
+    b("gc-set-threshold", Exact(1), |_, a| {
+        collector().set_threshold(as_count(&a[0])?);
+        Ok(Value::Nil)
+    }),
+    b("gc-count", Exact(0), |_, _| Ok(int(collector().count()))),
+    b("gc-stats", Exact(0), stats),
+    b("gc-totals", Exact(0), totals),
+    b("gc-freeze", Exact(0), |vm, _| Ok(int(vm.m.freeze()))),
+    b("gc-unfreeze", Exact(0), |vm, _| Ok(int(vm.m.unfreeze()))),
+    b("gc-freeze-count", Exact(0), |vm, _| {
+        Ok(int(vm.m.freeze_count()))
+    }),
+    b("gc-workers", Exact(0), |_, _| {
+        Ok(int(collector().workers()))
+    }),
+    b("gc-set-workers", Exact(1), |_, a| {
+        collector().set_workers(as_count(&a[0])?);
+        Ok(Value::Nil)
+    }),
+    b("gc-object-count", Exact(0), |vm, _| {
+        Ok(int(vm.m.objects().len()))
+    }),
+    b("gc-referrer-count", Exact(1), |vm, a| {
+        let target = handle(&a[0], "gc-referrer-count")?;
+        Ok(int(vm.m.referrers(&[target]).len()))
+    }),
+    b("gc-referent-count", Exact(1), |vm, a| {
+        let target = handle(&a[0], "gc-referent-count")?;
+        Ok(int(vm.m.referents(&target).len()))
+    }),
+    b("gc-tracked?", Exact(1), |_, a| {
+        Ok(Value::Bool(
+            handle(&a[0], "gc-tracked?").is_ok_and(|h| h.is_tracked()),
+        ))
+    }),
+    b("gc-watch", Exact(0), |_, _| {
+        WATCH.get_or_init(|| {
+            collector().add_callback(|phase, stats| {
+                if phase == CollectionPhase::Stop {
+                    let mut seen = WATCHED.lock().unwrap_or_else(PoisonError::into_inner);
+                    seen.0 += 1;
+                    seen.1 += stats.collected;
+                }
+            })
+        });
+        Ok(Value::Nil)
+    }),
+    b("gc-watched", Exact(0), |vm, _| {
+        let (collections, collected) = *WATCHED.lock().unwrap_or_else(PoisonError::into_inner);
+        let entries = vec![
+            ("collections", int(collections)),
+            ("collected", int(collected)),
+        ];
+        Ok(new_dict(vm, entries))
+    }),
+    b("gc-saveall", Exact(1), |_, a| {
+        collector().set_debug_saveall(!matches!(a[0], Value::Nil | Value::Bool(false)));
+        Ok(Value::Nil)
+    }),
+    b("gc-take-garbage", Exact(0), |_, _| {
+        Ok(int(collector().take_garbage().len()))
+    }),
 ];
 
 /// The callback `(gc-watch)` registered, if it did.
@@ -238,16 +159,6 @@ fn handle(v: &Value, builtin: &str) -> R<GcAny> {
             )));
         }
     })
-}
-
-fn count(v: &Value) -> R<usize> {
-    match v {
-        Value::Int(i) => usize::try_from(*i).map_err(|_| Error::new("expected a count >= 0")),
-        other => Err(Error::new(format!(
-            "expected a count, got {}",
-            other.type_name()
-        ))),
-    }
 }
 
 fn ms(d: Duration) -> Value {
@@ -296,13 +207,12 @@ fn stats(vm: &mut Vm, _: &[Value]) -> R<Value> {
 /// `(gc-totals)`: [`ftgc::Totals`], as a dict keyed by symbols.
 fn totals(vm: &mut Vm, _: &[Value]) -> R<Value> {
     let t = collector().totals();
-    let clamp = |n: u64| Value::Int(i64::try_from(n).unwrap_or(i64::MAX));
     let entries = vec![
-        ("collections", clamp(t.collections)),
-        ("collected", clamp(t.collected)),
+        ("collections", int(t.collections)),
+        ("collected", int(t.collected)),
         ("pause-ms", ms(t.pause)),
         ("max-pause-ms", ms(t.max_pause)),
-        ("deferrals", clamp(t.deferrals)),
+        ("deferrals", int(t.deferrals)),
     ];
     Ok(new_dict(vm, entries))
 }
