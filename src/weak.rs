@@ -50,7 +50,8 @@ impl WeakSlot {
 
     /// Runs `f` with the target while holding the slot lock (so it cannot be freed meanwhile).
     pub(crate) fn with_target<R>(&self, f: impl FnOnce(Option<ObjRef>) -> R) -> R {
-        f(sync::lock(&self.0).target)
+        let state = sync::lock(&self.0); // held until `f` returns
+        f(state.target)
     }
 
     /// A slot whose target is already gone.
