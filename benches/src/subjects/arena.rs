@@ -302,19 +302,18 @@ impl Subject for GcArena {
         let mut arena = Arena::<Rootable![Option<Gc<'_, BNode<'_>>>]>::new(|_| None);
         let (_, build) = timed(|| {
             arena.mutate_root(|mc, root| {
-                let record = |key: u32| {
-                    Gc::new(
-                        mc,
-                        Record {
-                            fields: record_fields(key),
-                            link: None,
-                            _tally: Tally::new(),
-                        },
-                    )
-                };
                 *root = Some(plan.build(
                     &mut (),
-                    |_, k| record(k),
+                    |_, key| {
+                        Gc::new(
+                            mc,
+                            Record {
+                                fields: record_fields(key),
+                                link: None,
+                                _tally: Tally::new(),
+                            },
+                        )
+                    },
                     |_, items, children| {
                         Gc::new(
                             mc,

@@ -354,17 +354,16 @@ impl Subject for GcModule {
     fn btree(&self, p: &BTreeParams) -> Result<LiveGraphResult, Skip> {
         let plan = BTreePlan::new(p.records, 0x5eed);
         let space = ThreadedObjectSpace::default();
-        let record = |key: u32| {
-            space.create(Record {
-                fields: record_fields(key),
-                link: None,
-                _tally: Tally::new(),
-            })
-        };
         let (root, build) = timed(|| {
             plan.build(
                 &mut (),
-                |_, k| record(k),
+                |_, key| {
+                    space.create(Record {
+                        fields: record_fields(key),
+                        link: None,
+                        _tally: Tally::new(),
+                    })
+                },
                 |_, items, children| {
                     space.create(BNode {
                         items,

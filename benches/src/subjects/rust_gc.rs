@@ -269,17 +269,16 @@ impl Subject for RustGc {
     fn btree(&self, p: &BTreeParams) -> Result<LiveGraphResult, Skip> {
         let plan = BTreePlan::new(p.records, 0x5eed);
         fresh(|| {
-            let record = |key: u32| {
-                Gc::new(Record {
-                    fields: record_fields(key),
-                    link: None,
-                    _tally: Tally::new(),
-                })
-            };
             let (root, build) = timed(|| {
                 let root = plan.build(
                     &mut (),
-                    |_, k| record(k),
+                    |_, key| {
+                        Gc::new(Record {
+                            fields: record_fields(key),
+                            link: None,
+                            _tally: Tally::new(),
+                        })
+                    },
                     |_, items, children| {
                         Gc::new(BNode {
                             items,

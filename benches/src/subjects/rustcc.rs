@@ -264,17 +264,16 @@ impl Subject for RustCc {
     fn btree(&self, p: &BTreeParams) -> Result<LiveGraphResult, Skip> {
         let plan = BTreePlan::new(p.records, 0x5eed);
         manual(|| {
-            let record = |key: u32| {
-                Cc::new(Record {
-                    fields: record_fields(key),
-                    link: None,
-                    _tally: Tally::new(),
-                })
-            };
             let (root, build) = timed(|| {
                 plan.build(
                     &mut (),
-                    |_, k| record(k),
+                    |_, key| {
+                        Cc::new(Record {
+                            fields: record_fields(key),
+                            link: None,
+                            _tally: Tally::new(),
+                        })
+                    },
                     |_, items, children| {
                         Cc::new(BNode {
                             items,
