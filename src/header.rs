@@ -20,8 +20,10 @@
 //!   `[0, IMMORTAL_MIN)` are exact. A count that reaches `IMMORTAL_MIN` saturates: the object is
 //!   *immortal*, never freed, and its count is pinned near [`IMMORTAL`]. The count never moves
 //!   from 0 back to 1: whoever takes it to 0 owns the object's destruction.
-//! * `gc` is the collector's scratch word. It is written only while the world is stopped, and
-//!   it is 0 whenever the world is running (the scan phase restores it).
+//! * `gc` is the collector's scratch word. It is written only while the world is stopped.
+//!   Whenever the world is running it is 0 or the *alive mark* of an earlier pass
+//!   ([`scratch::alive`]): scan restores candidates to 0, and an alive mark is simply not the
+//!   next pass's, so the next walk resets it.
 //! * `ty` holds a `&'static TypeInfo` (64-byte aligned) in its high bits and the [`flags`] in its
 //!   low 6 bits. `DEAD` and `FROZEN` change only while the world is stopped; `HAS_WEAK` may
 //!   be set at any time by a thread holding a strong handle; `FINALIZED` is set once, by the
@@ -67,17 +69,23 @@ pub(crate) mod scratch {
     /// The object is a candidate of this collection: `REFS` holds its gc_refs.
     pub(crate) const CANDIDATE: u32 = 1 << 31;
     /// The object was found reachable: from outside the candidate set (with `CANDIDATE`), or
-    /// from a known root by the mark-alive pass (alone: the object is *alive* and takes no part
-    /// in the cycle search).
+    /// from a known root by the mark-alive pass (without `CANDIDATE`, see [`alive`]).
     pub(crate) const REACHABLE: u32 = 1 << 30;
-    /// Marked alive from a known root: not a candidate.
-    pub(crate) const ALIVE: u32 = REACHABLE;
     /// A *hot* candidate, from the parallel walk until the end of `update_refs` (REACHABLE
     /// means nothing else then): `REFS` holds its index in the walk's list of hot candidates,
     /// and each worker counts the subtractions from it apart.
     pub(crate) const HOT: u32 = CANDIDATE | REACHABLE;
     /// gc_refs: the refcount minus the references from other candidates.
     pub(crate) const REFS: u32 = (1 << 30) - 1;
+
+    /// The mark of an object that the pass numbered `epoch` marked alive from a known root:
+    /// not a candidate, never walked into the lists. No one resets it: a later pass has another
+    /// number, so to it the word is a stale mark, which its walk resets (or mark-alive
+    /// overwrites). Two passes share a number only 2^30 passes apart; a stale mark taken for
+    /// a fresh one would at worst keep an object out of that pass's cycle search.
+    pub(crate) const fn alive(epoch: u32) -> u32 {
+        REACHABLE | (epoch & REFS)
+    }
 }
 
 /// Type-erased tracing entry point: traces the value of `obj` with the tracer behind the

@@ -79,7 +79,7 @@
 //! reachable from objects with references from outside, and destroys the rest once the world
 //! runs again. See [`Collector`] and `docs/design.md`.
 //!
-//! **Workers.** The pause's phases (walk, mark-alive, the refcount analysis, marking, scan) run
+//! **Workers.** The pause's phases (mark-alive, walk, the refcount analysis, marking, scan) run
 //! on a private pool of worker threads, one per core by default
 //! ([`Collector::set_workers`]; 1 keeps everything on the collecting thread). Workers only run
 //! while the world is stopped and are done before it restarts; destructors always run on the
@@ -87,9 +87,10 @@
 //!
 //! **Known roots.** A runtime registers what it knows to be long-lived (its module table, each
 //! VM thread's stack kept in a GC object) as a [`Root`]; everything a root reaches is marked
-//! alive first and skipped by the expensive cycle search. Roots are an optimisation only: an
-//! unregistered reference still keeps its target alive. [`Mutator::freeze`] sets the whole
-//! current heap aside from later collections, as CPython's `gc.freeze`.
+//! alive first and skipped by every later phase of the pause but the heap walk. Roots are an
+//! optimisation only: an unregistered reference still keeps its target alive.
+//! [`Mutator::freeze`] sets the whole current heap aside from later collections, as CPython's
+//! `gc.freeze`.
 //!
 //! **The gc module.** [`Collector`] and [`Mutator`] offer what CPython's `gc` module does:
 //! enable/disable, thresholds, statistics and [callbacks](Collector::add_callback),

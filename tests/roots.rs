@@ -95,6 +95,49 @@ fn roots_mark_their_graphs_alive() {
     assert_eq!(freed.count(), 1000);
 }
 
+/// An alive mark lasts one collection: the next one, whether it has roots or not and on one
+/// worker or several, treats an object it does not reach from a root as a candidate again, and
+/// collects it at once if it is garbage.
+#[test]
+fn an_alive_mark_lasts_one_collection() {
+    let _g = serial();
+    let c = ftgc::collector();
+    for workers in [1, 2] {
+        c.set_workers(workers);
+        let mut m = Mutator::new();
+        let freed = Freed::default();
+        let root = Root::new(ring(&mut m, 0, 1000, &freed).swap_remove(0));
+        let stats = m.collect();
+        assert!(stats.alive >= 1000, "{workers} worker(s): {stats:?}");
+        // Another root keeps the registry non-empty: the next collection marks from it, and
+        // must not take the ring's old marks for its own.
+        let other = Root::new(node(&mut m, 1000, &freed));
+        drop(root);
+        let stats = m.collect();
+        assert_eq!(
+            stats.alive, 1,
+            "{workers} worker(s): only `other` is alive: {stats:?}"
+        );
+        assert_eq!(
+            freed.count(),
+            1000,
+            "{workers} worker(s): the ring is collected"
+        );
+        // No root at all: the collection still resets the marks its predecessor made.
+        let root = Root::new(ring(&mut m, 2000, 1000, &freed).swap_remove(0));
+        m.collect();
+        drop((root, other));
+        let stats = m.collect();
+        assert_eq!(stats.alive, 0, "{workers} worker(s): {stats:?}");
+        assert_eq!(
+            freed.count(),
+            2001,
+            "{workers} worker(s): the ring is collected"
+        );
+    }
+    c.set_workers(0);
+}
+
 #[test]
 fn a_graph_whose_root_was_not_registered_still_survives() {
     let _g = serial();

@@ -1,17 +1,19 @@
-//! Phase (after the walk, with the world stopped): mark everything reachable from the known
-//! roots as *alive*, so the cycle search skips it.
+//! Phase (first, with the world stopped): mark everything reachable from the known roots as
+//! *alive*, so the cycle search skips it.
 //!
-//! An alive object is not a candidate: its count is not used and its children are not
-//! subtracted, so the expensive phases only see what the roots do not reach. Roots are an
+//! An alive object is not a candidate: the walk leaves it out of the lists, so no later phase
+//! visits it, and edges to it are ignored. The expensive phases only see what the roots do not
+//! reach. The mark carries the pass's number ([`scratch::alive`](crate::header::scratch::alive)), so no phase has to reset
+//! it. Roots are an
 //! optimisation only: a reference the roots do not know about still counts in the refcount
 //! phases, so forgetting to register a root never frees a live object; and marking alive an
 //! object that is in fact garbage only keeps it until a later collection. CPython's
 //! `gc_mark_alive_from_roots`.
 //!
 //! Not marked (and not traced through): frozen objects, `DEAD` ones, objects with count 0, and
-//! leaf objects (never walked: their scratch word would not be reset).
+//! leaf objects (never walked: no pass would reset their scratch word).
 
-use crate::header::{flags, scratch};
+use crate::header::flags;
 use crate::object::runtime;
 use crate::sync::Ordering;
 use crate::trace::ObjRef;
@@ -23,12 +25,20 @@ use super::{ALIVE, CollectionState};
 /// Roots a worker takes at a time.
 const ROOTS_PER_PIECE: usize = 16;
 
-pub(super) fn mark_alive(state: &mut CollectionState, team: &Team) {
+/// Marks alive from every registered root; returns `false` if there was none (nothing was
+/// marked).
+pub(super) fn mark_alive(state: &mut CollectionState, team: &Team) -> bool {
     let roots = runtime().roots_snapshot();
+    if roots.is_empty() {
+        return false;
+    }
     let pieces: Vec<&[ObjRef]> = roots.chunks(ROOTS_PER_PIECE).collect();
     let chunks = Chunks::new(pieces.len(), team.size());
     let stack = core::mem::take(&mut state.stack);
-    state.stack = run_pass::<Alive>(team, state.use_prefetch, stack, |marker| {
+    let alive = Alive {
+        mark: state.alive_mark,
+    };
+    state.stack = run_pass(team, alive, state.use_prefetch, stack, |marker| {
         let Some(i) = chunks.next(marker.worker()) else {
             return false;
         };
@@ -37,25 +47,27 @@ pub(super) fn mark_alive(state: &mut CollectionState, team: &Team) {
         }
         true
     });
+    true
 }
 
-/// Marks objects alive.
-pub(crate) struct Alive;
+/// Marks objects alive in one pass.
+#[derive(Clone, Copy)]
+pub(crate) struct Alive {
+    /// This pass's alive mark, [`scratch::alive`].
+    pub(crate) mark: u32,
+}
 
 impl Mark for Alive {
     const KIND: usize = ALIVE;
 
     #[inline(always)]
-    fn try_mark(obj: ObjRef) -> bool {
+    fn try_mark(&self, obj: ObjRef) -> bool {
         let header = obj.header();
         // Ordering (scratch): Relaxed; collector-only data during the pause. Workers need no
         // more: the values they trace were published before they started and do not change,
         // and the team's join orders their marks before the next phase.
-        // The parallel walk made most objects candidates (`CANDIDATE | count`, or `HOT |
-        // index`); marking takes that back.
-        if header.gc.load(Ordering::Relaxed) & (scratch::CANDIDATE | scratch::ALIVE)
-            == scratch::ALIVE
-        {
+        // Any other value is 0 or an earlier pass's mark.
+        if header.gc.load(Ordering::Relaxed) == self.mark {
             return false; // already alive
         }
         // Ordering: Relaxed; DEAD and FROZEN change only in earlier pauses (or later in this
@@ -73,7 +85,7 @@ impl Mark for Alive {
         // A plain store, also in parallel: two workers may both mark (and trace) the object,
         // which costs a repeated trace but nothing else; a locked read-modify-write per object
         // would cost more (see `marking`).
-        header.gc.store(scratch::ALIVE, Ordering::Relaxed);
+        header.gc.store(self.mark, Ordering::Relaxed);
         true
     }
 }

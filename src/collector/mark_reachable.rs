@@ -16,7 +16,7 @@ pub(super) fn mark_reachable(state: &mut CollectionState, team: &Team) {
     let segments = state.objects.segments();
     let chunks = Chunks::new(segments.len(), team.size());
     let stack = core::mem::take(&mut state.stack);
-    state.stack = run_pass::<Reachable>(team, state.use_prefetch, stack, |marker| {
+    state.stack = run_pass(team, Reachable, state.use_prefetch, stack, |marker| {
         let Some(i) = chunks.next(marker.worker()) else {
             return false;
         };
@@ -34,13 +34,14 @@ pub(super) fn mark_reachable(state: &mut CollectionState, team: &Team) {
 }
 
 /// Marks candidates reachable.
+#[derive(Clone, Copy)]
 pub(crate) struct Reachable;
 
 impl Mark for Reachable {
     const KIND: usize = MARK;
 
     #[inline(always)]
-    fn try_mark(obj: ObjRef) -> bool {
+    fn try_mark(&self, obj: ObjRef) -> bool {
         let header = obj.header();
         let s = header.gc.load(Ordering::Relaxed);
         if s & (scratch::CANDIDATE | scratch::REACHABLE) != scratch::CANDIDATE {

@@ -77,14 +77,14 @@ pub(crate) fn prefetch(p: *const Header) {
     let _ = p;
 }
 
-/// What a marking pass may mark.
-pub(crate) trait Mark {
+/// What a marking pass may mark (a value: the mark-alive pass carries its epoch).
+pub(crate) trait Mark: Copy + Send + Sync {
     /// Table slot of this pass's tracer in every `TypeInfo`.
     const KIND: usize;
     /// Marks `obj` if this pass may and it is not marked yet; returns whether it did (and so
     /// must trace it). In parallel, two workers may both succeed on one object: marks are
     /// idempotent, so that only costs a repeated trace.
-    fn try_mark(obj: ObjRef) -> bool;
+    fn try_mark(&self, obj: ObjRef) -> bool;
 }
 
 /// A span: the elements of a `[Gc<T>]` inside an object's value. Valid while the world is
@@ -137,7 +137,7 @@ pub(crate) struct Marker<M> {
     share: Option<Share>,
     /// Objects traced since the last look at the other workers.
     ticks: u32,
-    _policy: core::marker::PhantomData<M>,
+    policy: M,
 }
 
 /// Runs one marking pass on `team` and returns a stack for reuse.
@@ -147,12 +147,13 @@ pub(crate) struct Marker<M> {
 /// no piece is left. It is shared by all workers, so it must hand each piece out once.
 pub(crate) fn run_pass<M: Mark>(
     team: &Team,
+    policy: M,
     use_prefetch: bool,
     stack: Vec<ObjRef>,
     source: impl Fn(&mut Marker<M>) -> bool + Sync,
 ) -> Vec<ObjRef> {
     if !team.is_parallel() {
-        let mut marker = Marker::new(use_prefetch, stack, None);
+        let mut marker = Marker::new(policy, use_prefetch, stack, None);
         while source(&mut marker) {}
         return marker.into_stack();
     }
@@ -175,7 +176,7 @@ pub(crate) fn run_pass<M: Mark>(
             deque,
             pass: Arc::clone(&pass),
         };
-        let mut marker = Marker::<M>::new(use_prefetch, Vec::new(), Some(share));
+        let mut marker = Marker::new(policy, use_prefetch, Vec::new(), Some(share));
         if let Err(panic) = catch_unwind(AssertUnwindSafe(|| marker.work(&source))) {
             // Let the others stop looking for work; the team resumes the panic.
             pass.term.abort();
@@ -187,7 +188,7 @@ pub(crate) fn run_pass<M: Mark>(
 
 impl<M: Mark> Marker<M> {
     /// An empty marker; `use_prefetch` chooses the mode.
-    fn new(use_prefetch: bool, stack: Vec<ObjRef>, share: Option<Share>) -> Marker<M> {
+    fn new(policy: M, use_prefetch: bool, stack: Vec<ObjRef>, share: Option<Share>) -> Marker<M> {
         let dangling = ObjRef(core::ptr::NonNull::dangling());
         Marker {
             use_prefetch,
@@ -198,7 +199,7 @@ impl<M: Mark> Marker<M> {
             spans: Vec::new(),
             share,
             ticks: 0,
-            _policy: core::marker::PhantomData,
+            policy,
         }
     }
 
@@ -356,7 +357,7 @@ impl<M: Mark> Marker<M> {
                 }
                 let obj = self.ring[self.popped & MASK];
                 self.popped += 1;
-                if M::try_mark(obj) {
+                if self.policy.try_mark(obj) {
                     self.trace(obj);
                     self.tick();
                 }
@@ -372,8 +373,9 @@ impl<M: Mark> Marker<M> {
     #[inline(always)]
     fn trace(&mut self, obj: ObjRef) {
         let trace = obj.header().info().trace[M::KIND];
-        // SAFETY: `try_mark` admits only live, walked, initialised, not DEAD objects, and the
-        // world is stopped; `self` is this kind's tracer and is exclusive here.
+        // SAFETY: `try_mark` admits only live, initialised, not DEAD objects of the GC heap
+        // (walked candidates, or objects a root reaches through handles), and the world is
+        // stopped; `self` is this kind's tracer and is exclusive here.
         unsafe { trace(obj, (self as *mut Self).cast()) };
     }
 }
@@ -394,7 +396,7 @@ impl<M: Mark> TracerImpl for Marker<M> {
             } else {
                 self.stack.push(obj);
             }
-        } else if M::try_mark(obj) {
+        } else if self.policy.try_mark(obj) {
             self.stack.push(obj);
         }
     }

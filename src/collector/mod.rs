@@ -5,9 +5,10 @@
 //!
 //! 1. drain the release queue (world running);
 //! 2. **stop the world**;
-//! 3. [`walk`] the GC heap: every object, in address order, in segments;
-//! 4. [`mark_alive`]: everything reachable from the registered roots is alive and skipped
+//! 3. [`mark_alive`]: everything reachable from the registered roots is alive and skipped
 //!    by the cycle search;
+//! 4. [`walk`] the GC heap: every object, in address order; those not alive are listed, in
+//!    segments, for the phases below;
 //! 5. [`update_refs`]: gc_refs = refcount − references from other candidates;
 //! 6. [`mark_reachable`]: everything reachable from a candidate with gc_refs > 0 is alive;
 //! 7. [`scan`]: the rest is garbage; reset every scratch word; take a reference to each
@@ -53,12 +54,12 @@ pub use trigger::{MemoryProbe, OsProbe, SysinfoProbe, TriggerConfig, TriggerMode
 
 use core::cell::Cell;
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use crate::gc::GcAny;
-use crate::header::{TRACER_KINDS, TraceFn};
+use crate::header::{TRACER_KINDS, TraceFn, scratch};
 use crate::mutator::Mutator;
 use crate::object::{self, runtime};
 use crate::sync::{self, MutexGuard};
@@ -231,6 +232,14 @@ pub struct Collector {
     pool: Pool,
     /// Callbacks on collection start and stop, with their ids; and the next id.
     callbacks: Mutex<(u64, Vec<(u64, Callback)>)>,
+    /// The number of the next pass, for its alive mark ([`scratch::alive`]).
+    ///
+    /// [`scratch::alive`]: crate::header::scratch::alive
+    passes: AtomicU32,
+    /// Some scratch word may hold an alive mark: a pass had roots to mark from since the last
+    /// walk that read every header. When none does and the next pass has no root either, the
+    /// walk on one thread need not read the headers.
+    alive_marks: AtomicBool,
     /// Debug mode: keep garbage in `saved` instead of destroying it.
     saveall: AtomicBool,
     saved: Mutex<Vec<GcAny>>,
@@ -274,6 +283,8 @@ pub(crate) static COLLECTOR: Collector = Collector {
     probe: Mutex::new(None),
     pool: Pool::new(),
     callbacks: Mutex::new((0, Vec::new())),
+    passes: AtomicU32::new(0),
+    alive_marks: AtomicBool::new(false),
     saveall: AtomicBool::new(false),
     saved: Mutex::new(Vec::new()),
 };
@@ -317,6 +328,8 @@ pub(crate) struct CollectionState {
     stack: Vec<ObjRef>,
     /// Marking uses the prefetch buffer.
     use_prefetch: bool,
+    /// The scratch word of an object marked alive in this pass.
+    alive_mark: u32,
     /// Callbacks of the weak references the pass cleared, run after the restart.
     weak_callbacks: Vec<crate::weak::WeakCallback>,
     stats: CollectionStats,
@@ -655,6 +668,8 @@ impl Collector {
             weak_callbacks: Vec::new(),
             use_prefetch: self.prefetch_threshold() == 0
                 || self.long_lived() > self.prefetch_threshold(),
+            // Ordering: Relaxed; passes are serialised by the collection lock.
+            alive_mark: scratch::alive(self.passes.fetch_add(1, Ordering::Relaxed)),
             stats: CollectionStats::default(),
         };
         state.stats.prefetch = state.use_prefetch;
@@ -673,13 +688,20 @@ impl Collector {
                 *t = now;
                 d
             };
-            let capacity = self.long_lived() + self.long_lived() / 8 + 1024;
-            state.objects = walk::walk(&stopped, team, capacity);
-            state.stats.walk = lap(&mut t);
-            state.stats.objects = state.objects.len();
-            state.stats.hot = state.objects.hot.len();
-            mark_alive::mark_alive(&mut state, team);
+            // Ordering (`alive_marks`): Relaxed; read and written under the collection lock.
+            // Set before marking, which may panic halfway.
+            let marks_before = self.alive_marks.swap(true, Ordering::Relaxed);
+            let rooted = mark_alive::mark_alive(&mut state, team);
             state.stats.mark_alive = lap(&mut t);
+            let capacity = self.long_lived() + self.long_lived() / 8 + 1024;
+            let alive = (rooted || marks_before).then_some(state.alive_mark);
+            state.objects = walk::walk(&stopped, team, capacity, alive);
+            state.stats.walk = lap(&mut t);
+            // The walk reset every earlier mark it read; if it read none, there were none.
+            self.alive_marks.store(rooted, Ordering::Relaxed);
+            state.stats.alive = state.objects.alive;
+            state.stats.objects = state.objects.len() + state.objects.alive;
+            state.stats.hot = state.objects.hot.len();
             update_refs::update_refs(&mut state, team);
             state.stats.update_refs = lap(&mut t);
             mark_reachable::mark_reachable(&mut state, team);

@@ -1,5 +1,6 @@
-//! Phase: candidates not found reachable are garbage; everyone's scratch word is reset. The
-//! walk's lists are cut down to the garbage.
+//! Phase: candidates not found reachable are garbage; the scratch word of every listed object
+//! is reset (alive objects keep their mark, see [`scratch::alive`]). The walk's lists are cut
+//! down to the garbage.
 //!
 //! Unless save-all keeps it intact, each garbage object is also made safe to destroy once the
 //! world runs again, in the same pass (its header is in cache): the collector takes a
@@ -27,7 +28,7 @@ use super::workers::{Chunks, Team};
 /// How many objects ahead the scan prefetches headers.
 const PREFETCH_AHEAD: usize = 16;
 
-/// Finds the garbage and resets every scratch word. The walk's lists then hold only the
+/// Finds the garbage and resets the scratch word of every listed object. The walk's lists then hold only the
 /// garbage: each segment keeps its garbage objects, in order, and loses the others (no new
 /// list is made; a fresh one costs page faults for every 512 objects). With `prepare`, also
 /// makes the garbage safe to destroy (see the module docs); then returns whether some of it
@@ -55,15 +56,13 @@ pub(super) fn scan(state: &mut CollectionState, team: &Team, prepare: bool) -> b
                 let header = obj.header();
                 // Ordering (scratch): Relaxed; collector-only data during the pause, and each
                 // object is in one segment only.
+                // A listed object is a candidate or has a scratch word of 0 (the walk left the
+                // alive ones out).
                 let s = header.gc.load(Ordering::Relaxed);
                 if s == 0 {
                     continue;
                 }
                 header.gc.store(0, Ordering::Relaxed);
-                if s & scratch::CANDIDATE == 0 {
-                    found.alive += 1; // marked alive from a root
-                    continue;
-                }
                 found.candidates += 1;
                 if s & scratch::REACHABLE != 0 {
                     continue;
@@ -92,7 +91,6 @@ pub(super) fn scan(state: &mut CollectionState, team: &Team, prepare: bool) -> b
     for found in found {
         state.weak_callbacks.extend(found.callbacks);
         state.stats.candidates += found.candidates;
-        state.stats.alive += found.alive;
         finalizers |= found.finalizers;
     }
     finalizers
@@ -103,11 +101,10 @@ pub(super) fn scan(state: &mut CollectionState, team: &Team, prepare: bool) -> b
 struct Found {
     callbacks: Vec<WeakCallback>,
     candidates: usize,
-    alive: usize,
     finalizers: bool,
 }
 
-/// Restores every scratch word to zero after an abandoned collection.
+/// Restores the scratch word of every listed object to zero after an abandoned collection.
 pub(super) fn reset(state: &CollectionState, team: &Team) {
     let segments = state.objects.segments();
     let chunks = Chunks::new(segments.len(), team.size());

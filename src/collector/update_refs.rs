@@ -1,10 +1,9 @@
 //! Phase: gc_refs = refcount − references from other candidates.
 //!
-//! Every walked object that is not marked alive, not `DEAD`, not frozen, mortal and referenced
-//! gets `CANDIDATE | refcount` in its scratch word (in parallel from the walk, before
-//! mark-alive takes it back from the alive ones; on one thread lazily here, as a child may be
-//! met before its own turn), then each candidate's value is traced and every candidate it
-//! references loses one. Afterwards an object's gc_refs is
+//! Every listed object (walked and not marked alive) that is not `DEAD`, not frozen, mortal and
+//! referenced gets `CANDIDATE | refcount` in its scratch word (in parallel from the walk; on
+//! one thread lazily here, as a child may be met before its own turn), then each candidate's
+//! value is traced and every candidate it references loses one. Afterwards an object's gc_refs is
 //! the number of references to it from outside the candidate set: handles on stacks, in
 //! non-GC memory, on other threads. CPython's `update_refs` + `visit_decref`.
 //!
@@ -84,7 +83,7 @@ pub(super) fn update_refs(state: &mut CollectionState, team: &Team) {
                 // atomicity matters (the counts they end with), and the team's join orders
                 // them before the next phase.
                 let s = header.gc.load(Ordering::Relaxed);
-                // Skip alive objects (marked from a root) and those that cannot be candidates.
+                // Skip objects that cannot be candidates.
                 if s & scratch::CANDIDATE == 0 && (s != 0 || shared || !init_candidate(obj)) {
                     continue;
                 }
@@ -108,10 +107,6 @@ pub(super) fn update_refs(state: &mut CollectionState, team: &Team) {
 fn settle_hot(objects: &Objects, subtracted: &[Vec<u32>]) {
     for (i, &(obj, count)) in objects.hot.iter().enumerate() {
         let header = obj.header();
-        // Marked alive from a root since the walk: not a candidate any more.
-        if header.gc.load(Ordering::Relaxed) != scratch::HOT | i as u32 {
-            continue;
-        }
         let total = subtracted
             .iter()
             .fold(0u32, |sum, worker| sum.saturating_add(worker[i]));
@@ -152,7 +147,8 @@ pub(super) fn init_candidate(obj: ObjRef) -> bool {
 fn subtract(child: ObjRef, count: u32) -> bool {
     let header = child.header();
     let s = header.gc.load(Ordering::Relaxed);
-    // An alive child (s != 0 without CANDIDATE) is not a candidate: nothing to subtract.
+    // An alive child (this pass's alive mark: s != 0 without CANDIDATE) is not a candidate:
+    // nothing to subtract.
     if s & scratch::CANDIDATE == 0 && (s != 0 || !init_candidate(child)) {
         return true;
     }

@@ -1,7 +1,10 @@
-//! Phase (first, with the world stopped): find every GC-heap object by walking the heap.
+//! Phase (after mark-alive, with the world stopped): find every GC-heap object by walking the
+//! heap, and list those not marked alive.
 //!
 //! The result is a list of *segments*, each the objects of a run of neighbouring heap pages, in
 //! address order: the unit in which the later phases share the objects out among the workers.
+//! Objects marked alive in this pass are counted, not listed, so no later phase visits them;
+//! the walk resets an earlier pass's alive mark ([`scratch::alive`](crate::header::scratch::alive)) as it goes by.
 //! With one worker the walk is one `mi_heap_visit_blocks`; with several, the pages are listed
 //! first and each worker visits runs of pages until none is left ([`crate::heap`] explains how).
 //! The parallel walk also makes each object that can be a candidate of the cycle search one
@@ -24,10 +27,12 @@ use super::workers::{Chunks, Team};
 /// small enough that 16 workers on a few million objects stay balanced.
 const SEGMENT: usize = 8192;
 
-/// Every object the walk found, in segments.
+/// Every object the walk found and did not find alive, in segments.
 #[derive(Default)]
 pub(crate) struct Objects {
     segments: Vec<Vec<ObjRef>>,
+    /// Objects the walk found marked alive in this pass (not listed).
+    pub(crate) alive: usize,
     /// The hot candidates ([`HOT_MIN`]) with their counts, by index (parallel walk only).
     pub(crate) hot: Vec<(ObjRef, u32)>,
 }
@@ -41,7 +46,7 @@ pub(crate) const HOT_MIN: u32 = 32;
 const HOT_CAP: u32 = 1 << 16;
 
 impl Objects {
-    /// Number of objects.
+    /// Number of listed objects.
     pub(crate) fn len(&self) -> usize {
         self.segments.iter().map(Vec::len).sum()
     }
@@ -56,19 +61,48 @@ impl Objects {
         &mut self.segments
     }
 
-    /// Every object, segment by segment.
+    /// Every listed object, segment by segment.
     pub(crate) fn iter(&self) -> impl Iterator<Item = ObjRef> + '_ {
         self.segments.iter().flatten().copied()
     }
 }
 
-/// Walks the GC heap with `team`. `capacity` is a guess at the number of objects.
-pub(crate) fn walk(stopped: &WorldStopped<'_>, team: &Team, capacity: usize) -> Objects {
+/// Walks the GC heap with `team`. `capacity` is a guess at the number of objects to list;
+/// `alive` is this pass's alive mark, or `None` when no scratch word holds any alive mark
+/// (then the walk on one thread lists every object without reading its header).
+pub(crate) fn walk(
+    stopped: &WorldStopped<'_>,
+    team: &Team,
+    capacity: usize,
+    alive: Option<u32>,
+) -> Objects {
     if !team.is_parallel() {
         let mut all = Vec::with_capacity(capacity);
-        heap::walk_gc_heap(stopped, |obj| all.push(obj));
+        let mut found_alive = 0;
+        let Some(alive) = alive else {
+            heap::walk_gc_heap(stopped, |obj| all.push(obj));
+            return Objects {
+                segments: vec![all],
+                alive: 0,
+                hot: Vec::new(),
+            };
+        };
+        heap::walk_gc_heap(stopped, |obj| {
+            let s = scratch_word(obj);
+            if s == alive {
+                found_alive += 1;
+                return;
+            }
+            // An earlier pass's alive mark: reset, so that `update_refs`, which makes an
+            // object a candidate when it finds a scratch word of 0, can make this one.
+            if s != 0 {
+                reset(obj);
+            }
+            all.push(obj);
+        });
         return Objects {
             segments: vec![all],
+            alive: found_alive,
             hot: Vec::new(),
         };
     }
@@ -77,10 +111,14 @@ pub(crate) fn walk(stopped: &WorldStopped<'_>, team: &Team, capacity: usize) -> 
     pages.sort_unstable_by_key(Page::start);
     let runs = runs_of_pages(&pages);
     let chunks = Chunks::new(runs.len(), team.size());
+    // Every header is read anyway, for the candidates. Without a mark, compare with a value
+    // no word holds between passes (they hold 0 or an alive mark, never `CANDIDATE`).
+    let alive = alive.unwrap_or(u32::MAX);
     let next_hot = AtomicU32::new(0);
     let found = team.run(|me| {
         let mut mine = Vec::new();
         let mut hot = Vec::new();
+        let mut found_alive = 0;
         while let Some(i) = chunks.next(me) {
             let run = &pages[runs[i].0..runs[i].1];
             let mut objs = Vec::with_capacity(run.iter().map(Page::used).sum());
@@ -89,12 +127,18 @@ pub(crate) fn walk(stopped: &WorldStopped<'_>, team: &Team, capacity: usize) -> 
                 // gives each run of pages to one worker only.
                 unsafe {
                     heap::visit_page(page, |obj| {
+                        let s = scratch_word(obj);
+                        if s == alive {
+                            found_alive += 1;
+                            return;
+                        }
                         if init_candidate(obj) {
-                            // Ordering: Relaxed; just written by this thread.
-                            let count = obj.header().gc.load(Ordering::Relaxed) & scratch::REFS;
+                            let count = scratch_word(obj) & scratch::REFS;
                             if count >= HOT_MIN {
                                 make_hot(obj, count, &next_hot, &mut hot);
                             }
+                        } else if s != 0 {
+                            reset(obj); // an earlier pass's alive mark
                         }
                         objs.push(obj);
                     })
@@ -102,12 +146,14 @@ pub(crate) fn walk(stopped: &WorldStopped<'_>, team: &Team, capacity: usize) -> 
             }
             mine.push((i, objs));
         }
-        (mine, hot)
+        (mine, hot, found_alive)
     });
     let mut segments = vec![Vec::new(); runs.len()];
     let dangling = ObjRef(core::ptr::NonNull::dangling());
     let mut hot = vec![(dangling, 0); next_hot.into_inner().min(HOT_CAP) as usize];
-    for (mine, found_hot) in found {
+    let mut alive = 0;
+    for (mine, found_hot, found_alive) in found {
+        alive += found_alive;
         for (i, objs) in mine {
             segments[i] = objs;
         }
@@ -116,7 +162,25 @@ pub(crate) fn walk(stopped: &WorldStopped<'_>, team: &Team, capacity: usize) -> 
         }
     }
     segments.retain(|s| !s.is_empty());
-    Objects { segments, hot }
+    Objects {
+        segments,
+        alive,
+        hot,
+    }
+}
+
+/// The scratch word of `obj`.
+#[inline(always)]
+fn scratch_word(obj: ObjRef) -> u32 {
+    // Ordering (scratch, here and in `reset`): Relaxed; collector-only data during the pause,
+    // and the walk visits each object on one worker only.
+    obj.header().gc.load(Ordering::Relaxed)
+}
+
+/// Resets the scratch word of `obj` (it held an earlier pass's alive mark).
+#[cold]
+fn reset(obj: ObjRef) {
+    obj.header().gc.store(0, Ordering::Relaxed);
 }
 
 /// Makes the candidate `obj` (with `count`) hot if the table has room.
