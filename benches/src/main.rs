@@ -7,7 +7,8 @@
 //!
 //! Workloads: tree, rings, churn, threads, btree, biglists, roots, trigger, pause, scaling
 //! (`--workers 1,2,4` picks its worker counts). Without `--compare` only
-//! ftgc runs; with it, every peer crate and floor runs too, alternating within each repeat.
+//! ftgc runs (as `ftgc`, and as `ftgc+root` with the graph's root registered on the live-graph
+//! workloads); with it, every peer crate and floor runs too, alternating within each repeat.
 //! Tables go to stdout (Markdown); `--md`, `--json` and `--svg` also write them to files. `all`
 //! writes them to `docs/bench-results.md`, `docs/bench-results.json` and `docs/bench-chart.svg`
 //! unless paths are given.
@@ -146,7 +147,7 @@ fn main() -> ExitCode {
     };
     let mut subjects = subjects::all();
     if !o.compare {
-        subjects.retain(|s| s.name() == "ftgc");
+        subjects.retain(|s| s.name().starts_with("ftgc"));
     }
     if let Some(only) = &o.only {
         subjects.retain(|s| only.iter().any(|n| n == s.name()));

@@ -11,10 +11,11 @@ pub mod rustcc;
 
 use crate::subject::Subject;
 
-/// ftgc first, then the peers, then the floors.
+/// ftgc (without and with its roots registered) first, then the peers, then the floors.
 pub fn all() -> Vec<Box<dyn Subject>> {
     vec![
-        Box::new(ours::Ftgc),
+        Box::new(ours::Ftgc { rooted: false }),
+        Box::new(ours::Ftgc { rooted: true }),
         Box::new(dumpster_sync::DumpsterSync),
         Box::new(gcmodule_sync::GcModule),
         Box::new(rustcc::RustCc),

@@ -3,7 +3,7 @@
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use ftgc::{Gc, GcMutex, Mutator, Trace};
+use ftgc::{Gc, GcMutex, Mutator, Root, Trace};
 
 use crate::shape::{BTreePlan, BigListsPlan, record_fields};
 use crate::subject::*;
@@ -13,7 +13,18 @@ use crate::tally::Tally;
 /// the explicit ones) except in `churn` and `threads`, which use the default trigger. Mutable
 /// edges use [`GcMutex`], ftgc's interior mutability for GC objects (the collector traces it
 /// without locking), as each peer uses the cell its documentation recommends.
-pub struct Ftgc;
+///
+/// With `rooted`, the live-graph workloads (`tree`, `btree`, `biglists`) register the graph's
+/// root as a [`Root`], as an embedder registers its long-lived roots (and as gc-arena knows
+/// its arena's root): the collector marks the graph alive and skips it in the cycle search.
+/// The other workloads have no long-lived root, so that subject skips them.
+pub struct Ftgc {
+    /// Register the live graphs' roots.
+    pub rooted: bool,
+}
+
+/// Why `ftgc+root` skips a workload.
+const NO_ROOT: Skip = Skip("no long-lived root to register: the same run as ftgc");
 
 fn collections() -> u64 {
     ftgc::collector().totals().collections
@@ -98,7 +109,7 @@ struct Lists {
 
 impl Subject for Ftgc {
     fn name(&self) -> &'static str {
-        "ftgc"
+        if self.rooted { "ftgc+root" } else { "ftgc" }
     }
 
     fn thread_safe(&self) -> bool {
@@ -109,6 +120,7 @@ impl Subject for Ftgc {
         let m = &mut Mutator::new();
         manual(|| {
             let (root, build) = timed(|| build_tree(m, p));
+            let root = self.register(root);
             let (_, collect_live) = timed(|| m.collect());
             let dropped_live = Tally::dropped();
             let (_, drop_root) = timed(|| drop(root));
@@ -125,6 +137,9 @@ impl Subject for Ftgc {
     }
 
     fn rings(&self, p: &RingsParams) -> Result<RingsResult, Skip> {
+        if self.rooted {
+            return Err(NO_ROOT);
+        }
         let m = &mut Mutator::new();
         manual(|| {
             let (handles, build) = timed(|| {
@@ -166,6 +181,9 @@ impl Subject for Ftgc {
     }
 
     fn churn(&self, p: &ChurnParams) -> Result<ChurnResult, Skip> {
+        if self.rooted {
+            return Err(NO_ROOT);
+        }
         let m = &mut Mutator::new();
         let before = collections();
         let (_, time) = timed(|| {
@@ -189,6 +207,9 @@ impl Subject for Ftgc {
     }
 
     fn threads(&self, p: &ThreadsParams) -> Result<ThreadsResult, Skip> {
+        if self.rooted {
+            return Err(NO_ROOT);
+        }
         let m = &mut Mutator::new();
         let before = collections();
         let start = Instant::now();
@@ -241,6 +262,7 @@ impl Subject for Ftgc {
         let m = &mut Mutator::new();
         manual(|| {
             let (root, build) = timed(|| build_btree(m, &plan));
+            let root = self.register(root);
             let live = plan.live_objects();
             live_graph(
                 m,
@@ -262,6 +284,7 @@ impl Subject for Ftgc {
         let m = &mut Mutator::new();
         manual(|| {
             let (root, build) = timed(|| build_biglists(m, &plan));
+            let root = self.register(root);
             live_graph(
                 m,
                 build,
@@ -275,6 +298,14 @@ impl Subject for Ftgc {
                 },
             )
         })
+    }
+}
+
+impl Ftgc {
+    /// A live graph's root handle, also registered as a [`Root`] if the subject is `rooted`;
+    /// dropping the pair lets the graph go.
+    fn register<T>(&self, root: Gc<T>) -> (Option<Root<T>>, Gc<T>) {
+        (self.rooted.then(|| Root::new(root.clone())), root)
     }
 }
 
