@@ -158,5 +158,106 @@ pub fn run(sizes: &Sizes, workers: &[usize], repeats: usize) -> String {
         ftgc::collector().enable();
     }
     out.push_str(&phases);
+    out.push_str(&ceiling(sizes.tree.nodes, workers, repeats));
     out
+}
+
+/// What the machine itself gives `n` threads on memory-bound work, measured in the same run:
+/// a streaming read (as the walk and scan do through the headers) and chains of dependent
+/// random loads (as marking does where the prefetcher cannot help), each over about as much
+/// memory as the graphs (`objects` × 64 bytes, and × 16), split evenly among the threads.
+fn ceiling(objects: usize, workers: &[usize], repeats: usize) -> String {
+    // Streaming: one u64 per 64-byte line is read, so the time is the memory traffic.
+    let words = objects * 8;
+    let data: Vec<u64> = (0..words as u64).collect();
+    // Chasing: a single random cycle through `next`, walked from n far-apart starts.
+    let len = objects * 4;
+    let next = random_cycle(len);
+    let mut stream = vec![Vec::new(); workers.len()];
+    let mut chase = vec![Vec::new(); workers.len()];
+    for r in 0..repeats {
+        for k in 0..workers.len() {
+            let i = (k + r) % workers.len();
+            let n = workers[i];
+            let t = std::time::Instant::now();
+            let sum: u64 = std::thread::scope(|s| {
+                let parts: Vec<_> = data
+                    .chunks(words.div_ceil(n))
+                    .map(|part| s.spawn(move || part.iter().step_by(8).fold(0u64, |a, &x| a ^ x)))
+                    .collect();
+                parts
+                    .into_iter()
+                    .map(|h| h.join().unwrap())
+                    .fold(0, |a, x| a ^ x)
+            });
+            stream[i].push(Some(t.elapsed().as_secs_f64() * 1e3));
+            std::hint::black_box(sum);
+            let steps = len / 4 / n;
+            let next = &next;
+            let t = std::time::Instant::now();
+            let end: u32 = std::thread::scope(|s| {
+                let chains: Vec<_> = (0..n)
+                    .map(|c| {
+                        s.spawn(move || {
+                            let mut at = (c * len / n) as u32;
+                            for _ in 0..steps {
+                                at = next[at as usize];
+                            }
+                            at
+                        })
+                    })
+                    .collect();
+                chains
+                    .into_iter()
+                    .map(|h| h.join().unwrap())
+                    .fold(0, |a, x| a ^ x)
+            });
+            chase[i].push(Some(t.elapsed().as_secs_f64() * 1e3));
+            std::hint::black_box(end);
+        }
+    }
+    let mut out = format!(
+        "\nThe machine's ceiling, same run: a streaming read of {} MiB and {} dependent random \
+         loads over {} MiB, split among n threads; ms, median (min–max) of {repeats}; \
+         speed-up = median with 1 thread / median with n.\n\n| probe |",
+        (words * 8) >> 20,
+        len / 4,
+        (len * 4) >> 20,
+    );
+    for w in workers {
+        let _ = write!(out, " {w} thread{} |", if *w == 1 { "" } else { "s" });
+    }
+    for w in &workers[1..] {
+        let _ = write!(out, " speed-up {w} |");
+    }
+    out.push_str("\n|---|");
+    for _ in 0..workers.len() * 2 - 1 {
+        out.push_str("---|");
+    }
+    out.push('\n');
+    for (name, samples) in [("streaming read", &stream), ("random chase", &chase)] {
+        let stats: Vec<Stat> = samples.iter().map(|s| stat(s).expect("measured")).collect();
+        let _ = write!(out, "| {name} |");
+        for s in &stats {
+            let _ = write!(out, " {s:.1} |");
+        }
+        for s in &stats[1..] {
+            let _ = write!(out, " {:.2}× |", stats[0].median / s.median);
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// A permutation of `0..len` that is one cycle (Sattolo's shuffle, xorshift-driven).
+fn random_cycle(len: usize) -> Vec<u32> {
+    let mut next: Vec<u32> = (0..len as u32).collect();
+    let mut x = 0x9e37_79b9_7f4a_7c15u64;
+    for i in (1..len).rev() {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        next.swap(i, (x % i as u64) as usize);
+    }
+    next
 }
