@@ -153,7 +153,12 @@ pub fn metrics(w: Workload) -> &'static [(&'static str, &'static str)] {
             ("garbage collect", "ms"),
             ("garbage", "ns/obj"),
         ],
-        Workload::Rings => &[("build", "ms"), ("collect", "ms"), ("collect", "ns/obj")],
+        Workload::Rings => &[
+            ("build", "ms"),
+            ("collect", "ms"),
+            ("collect", "ns/obj"),
+            ("of which destroy", "ns/obj"),
+        ],
         Workload::Churn => &[("total", "ms"), ("per object", "ns"), ("collections", "")],
         Workload::Threads => &[
             ("wall", "ms"),
@@ -235,6 +240,7 @@ pub fn run_once(
                         Some(ms(r.build)),
                         Some(ms(r.collect)),
                         Some(per(r.collect, n)),
+                        r.destroy.map(|d| per(d, n)),
                     ])
                 }
             }

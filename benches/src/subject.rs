@@ -69,6 +69,9 @@ pub struct RingsResult {
     pub drop_handles: Duration,
     /// The collection that frees them all, destruction included.
     pub collect: Duration,
+    /// Of `collect`, the time spent destroying the garbage once it was found (dropping the
+    /// values and freeing the blocks), where the subject reports it apart.
+    pub destroy: Option<Duration>,
     /// Values dropped by the end (must equal `rings * ring_size`).
     pub dropped: usize,
 }

@@ -255,6 +255,7 @@ impl Subject for GcArena {
             build,
             drop_handles,
             collect,
+            destroy: None,
             dropped: Tally::dropped(),
         })
     }

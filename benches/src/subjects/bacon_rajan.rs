@@ -243,6 +243,7 @@ impl Subject for BaconRajan {
             build,
             drop_handles,
             collect,
+            destroy: None,
             dropped: Tally::dropped(),
         })
     }

@@ -238,6 +238,7 @@ impl Subject for DumpsterSync {
                 build,
                 drop_handles,
                 collect,
+                destroy: None,
                 dropped: Tally::dropped(),
             })
         })

@@ -277,6 +277,7 @@ impl Subject for GcModule {
             build,
             drop_handles,
             collect,
+            destroy: None,
             dropped: Tally::dropped(),
         })
     }

@@ -170,11 +170,12 @@ impl Subject for Ftgc {
                 handles
             });
             let (_, drop_handles) = timed(|| drop(handles));
-            let (_, collect) = timed(|| m.collect());
+            let (stats, collect) = timed(|| m.collect());
             Ok(RingsResult {
                 build,
                 drop_handles,
                 collect,
+                destroy: Some(stats.destroy),
                 dropped: Tally::dropped(),
             })
         })

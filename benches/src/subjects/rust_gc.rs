@@ -223,6 +223,7 @@ impl Subject for RustGc {
                 build,
                 drop_handles,
                 collect,
+                destroy: None,
                 dropped: Tally::dropped(),
             })
         })

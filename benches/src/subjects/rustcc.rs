@@ -229,6 +229,7 @@ impl Subject for RustCc {
                 build,
                 drop_handles,
                 collect,
+                destroy: None,
                 dropped: Tally::dropped(),
             })
         })
