@@ -84,15 +84,8 @@ fn measure<T: Trace + Send + Sync + 'static>(
 }
 
 fn rows(out: &mut String, phases_out: &mut String, shape: &str, workers: &[usize], m: &Measured) {
-    let base = m.pause[0].median;
     let _ = write!(out, "| {shape} | {} |", m.objects);
-    for s in &m.pause {
-        let _ = write!(out, " {s:.1} |");
-    }
-    for s in &m.pause[1..] {
-        let _ = write!(out, " {:.2}× |", base / s.median);
-    }
-    out.push('\n');
+    stat_cells(out, &m.pause);
     for (i, &w) in workers.iter().enumerate() {
         let p = m.phases[i];
         let _ = writeln!(
@@ -113,17 +106,7 @@ pub fn run(sizes: &Sizes, workers: &[usize], repeats: usize) -> String {
          counts alternating; speed-up = median with 1 worker / median with n. {cores} cores.\n\n\
          | graph | objects |"
     );
-    for w in workers {
-        let _ = write!(out, " {w} worker{} |", if *w == 1 { "" } else { "s" });
-    }
-    for w in &workers[1..] {
-        let _ = write!(out, " speed-up {w} |");
-    }
-    out.push_str("\n|---|---|");
-    for _ in 0..workers.len() * 2 - 1 {
-        out.push_str("---|");
-    }
-    out.push('\n');
+    count_header(&mut out, workers, "worker", 2);
     let mut phases = String::from(
         "\nPhases, median ns per object: \n\n\
          | graph | workers | walk | update_refs | mark_reachable | scan |\n|---|---|---|---|---|---|\n",
@@ -224,29 +207,40 @@ fn ceiling(objects: usize, workers: &[usize], repeats: usize) -> String {
         len / 4,
         (len * 4) >> 20,
     );
+    count_header(&mut out, workers, "thread", 1);
+    for (name, samples) in [("streaming read", &stream), ("random chase", &chase)] {
+        let stats: Vec<Stat> = samples.iter().map(|s| stat(s).expect("measured")).collect();
+        let _ = write!(out, "| {name} |");
+        stat_cells(&mut out, &stats);
+    }
+    out
+}
+
+/// Ends a table's header line after its `lead` leading columns: a column per count (`1
+/// worker`, `2 workers`...), a speed-up column per count after the first; then the separator.
+fn count_header(out: &mut String, workers: &[usize], unit: &str, lead: usize) {
     for w in workers {
-        let _ = write!(out, " {w} thread{} |", if *w == 1 { "" } else { "s" });
+        let _ = write!(out, " {w} {unit}{} |", if *w == 1 { "" } else { "s" });
     }
     for w in &workers[1..] {
         let _ = write!(out, " speed-up {w} |");
     }
-    out.push_str("\n|---|");
-    for _ in 0..workers.len() * 2 - 1 {
+    out.push_str("\n|");
+    for _ in 0..lead + workers.len() * 2 - 1 {
         out.push_str("---|");
     }
     out.push('\n');
-    for (name, samples) in [("streaming read", &stream), ("random chase", &chase)] {
-        let stats: Vec<Stat> = samples.iter().map(|s| stat(s).expect("measured")).collect();
-        let _ = write!(out, "| {name} |");
-        for s in &stats {
-            let _ = write!(out, " {s:.1} |");
-        }
-        for s in &stats[1..] {
-            let _ = write!(out, " {:.2}× |", stats[0].median / s.median);
-        }
-        out.push('\n');
+}
+
+/// Ends a row: each count's median (min–max), then each speed-up against the first count.
+fn stat_cells(out: &mut String, stats: &[Stat]) {
+    for s in stats {
+        let _ = write!(out, " {s:.1} |");
     }
-    out
+    for s in &stats[1..] {
+        let _ = write!(out, " {:.2}× |", stats[0].median / s.median);
+    }
+    out.push('\n');
 }
 
 /// A permutation of `0..len` that is one cycle (Sattolo's shuffle, xorshift-driven).
