@@ -162,41 +162,19 @@ fn ceiling(objects: usize, workers: &[usize], repeats: usize) -> String {
         for k in 0..workers.len() {
             let i = (k + r) % workers.len();
             let n = workers[i];
-            let t = std::time::Instant::now();
-            let sum: u64 = std::thread::scope(|s| {
-                let parts: Vec<_> = data
-                    .chunks(words.div_ceil(n))
-                    .map(|part| s.spawn(move || part.iter().step_by(8).fold(0u64, |a, &x| a ^ x)))
-                    .collect();
-                parts
-                    .into_iter()
-                    .map(|h| h.join().unwrap())
-                    .fold(0, |a, x| a ^ x)
-            });
-            stream[i].push(Some(t.elapsed().as_secs_f64() * 1e3));
-            std::hint::black_box(sum);
+            let part = words.div_ceil(n);
+            stream[i].push(Some(on_threads(n, |c| {
+                let part = &data[(c * part).min(words)..((c + 1) * part).min(words)];
+                part.iter().step_by(8).fold(0, |a, &x| a ^ x)
+            })));
             let steps = len / 4 / n;
-            let next = &next;
-            let t = std::time::Instant::now();
-            let end: u32 = std::thread::scope(|s| {
-                let chains: Vec<_> = (0..n)
-                    .map(|c| {
-                        s.spawn(move || {
-                            let mut at = (c * len / n) as u32;
-                            for _ in 0..steps {
-                                at = next[at as usize];
-                            }
-                            at
-                        })
-                    })
-                    .collect();
-                chains
-                    .into_iter()
-                    .map(|h| h.join().unwrap())
-                    .fold(0, |a, x| a ^ x)
-            });
-            chase[i].push(Some(t.elapsed().as_secs_f64() * 1e3));
-            std::hint::black_box(end);
+            chase[i].push(Some(on_threads(n, |c| {
+                let mut at = (c * len / n) as u32;
+                for _ in 0..steps {
+                    at = next[at as usize];
+                }
+                u64::from(at)
+            })));
         }
     }
     let mut out = format!(
@@ -241,6 +219,22 @@ fn stat_cells(out: &mut String, stats: &[Stat]) {
         let _ = write!(out, " {:.2}× |", stats[0].median / s.median);
     }
     out.push('\n');
+}
+
+/// Runs `f(0)`, ..., `f(n - 1)` on `n` threads at once; returns the milliseconds until all
+/// are done (their results are combined and kept, so the work cannot be optimised away).
+fn on_threads(n: usize, f: impl Fn(usize) -> u64 + Sync) -> f64 {
+    let t = std::time::Instant::now();
+    let f = &f;
+    let all = std::thread::scope(|s| {
+        let threads: Vec<_> = (0..n).map(|c| s.spawn(move || f(c))).collect();
+        threads
+            .into_iter()
+            .map(|h| h.join().unwrap())
+            .fold(0, |a, x| a ^ x)
+    });
+    std::hint::black_box(all);
+    t.elapsed().as_secs_f64() * 1e3
 }
 
 /// A permutation of `0..len` that is one cycle (Sattolo's shuffle, xorshift-driven).
