@@ -11,9 +11,10 @@
 //!    segments, for the phases below;
 //! 5. [`update_refs`]: gc_refs = refcount − references from other candidates;
 //! 6. [`mark_reachable`]: everything reachable from a candidate with gc_refs > 0 is alive;
-//! 7. [`scan`]: the rest is garbage; reset every scratch word; take a reference to each
-//!    garbage object, mark it DEAD, clear its weak slot (or, in save-all mode, keep it
-//!    intact; or, when some of it has finalizers to run, clear its weak slots and hold it);
+//! 7. [`scan`]: the rest is garbage; reset every listed object's scratch word; take a
+//!    reference to each garbage object, mark it DEAD, clear its weak slot (or, in save-all
+//!    mode, keep it intact; or, when some of it has finalizers to run, clear its weak slots
+//!    and hold it);
 //! 8. **restart the world**; run the cleared weak references' callbacks;
 //! 9. [`destroy`]: drop the garbage values, then release the blocks (or run the finalizers
 //!    and let the next pass decide).
@@ -668,7 +669,8 @@ impl Collector {
             weak_callbacks: Vec::new(),
             use_prefetch: self.prefetch_threshold() == 0
                 || self.long_lived() > self.prefetch_threshold(),
-            // Ordering: Relaxed; passes are serialised by the collection lock.
+            // Ordering: Relaxed; passes are serialised by the collection lock (a nested
+            // collection runs on the thread that holds it).
             alive_mark: scratch::alive(self.passes.fetch_add(1, Ordering::Relaxed)),
             stats: CollectionStats::default(),
         };
