@@ -21,9 +21,10 @@
 //!   *immortal*, never freed, and its count is pinned near [`IMMORTAL`]. The count never moves
 //!   from 0 back to 1: whoever takes it to 0 owns the object's destruction.
 //! * `gc` is the collector's scratch word. It is written only while the world is stopped.
-//!   Whenever the world is running it is 0 or the *alive mark* of an earlier pass
-//!   ([`scratch::alive`]): scan restores candidates to 0, and an alive mark is simply not the
-//!   next pass's, so the next walk resets it.
+//!   Whenever the world is running it is 0, the *alive mark* of an earlier pass
+//!   ([`scratch::alive`]), or the candidate word (`CANDIDATE | REACHABLE | gc_refs`) of an
+//!   earlier pass that found no garbage and so skipped the scan, which otherwise restores
+//!   candidates to 0. Neither is the next pass's, so the next walk resets them.
 //! * `ty` holds a `&'static TypeInfo` (64-byte aligned) in its high bits and the [`flags`] in its
 //!   low 6 bits. `DEAD` and `FROZEN` change only while the world is stopped; `HAS_WEAK` may
 //!   be set at any time by a thread holding a strong handle; `FINALIZED` is set once, by the

@@ -155,8 +155,15 @@ fn big_lists(lists: usize, len: usize, seed: u64) -> Plan {
 
 /// Builds `plan`, keeps its kept and rooted handles, collects with `workers` workers, and
 /// returns the set of destroyed nodes (after dropping everything, the rest are collected too:
-/// the function checks that every node was destroyed exactly once).
-fn destroyed_with(plan: &Plan, workers: usize, prefetch: bool) -> HashSet<usize> {
+/// the function checks that every node was destroyed exactly once). With `before`, a
+/// collection on that many workers runs first, while every node still has a handle: it must
+/// find no garbage (and so skips its scan, leaving the candidates' scratch words behind).
+fn destroyed_with(
+    plan: &Plan,
+    workers: usize,
+    prefetch: bool,
+    before: Option<usize>,
+) -> HashSet<usize> {
     let c = ftgc::collector();
     let mut m = Mutator::new();
     m.collect(); // nothing of an earlier graph is left
@@ -182,10 +189,17 @@ fn destroyed_with(plan: &Plan, workers: usize, prefetch: bool) -> HashSet<usize>
         .iter()
         .map(|&i| Root::new(nodes[i].clone()))
         .collect();
+    c.set_prefetch_threshold(if prefetch { 0 } else { usize::MAX });
+    if let Some(before) = before {
+        c.set_workers(before);
+        let stats = m.collect();
+        assert_eq!(stats.collected, 0, "{before} workers, every node held");
+        assert_eq!(stats.candidates + stats.alive, nodes.len());
+        assert!(DESTROYED.lock().unwrap().is_empty());
+    }
     drop(nodes);
 
     c.set_workers(workers);
-    c.set_prefetch_threshold(if prefetch { 0 } else { usize::MAX });
     let stats = m.collect();
     assert_eq!(stats.workers, workers);
     assert_eq!(stats.prefetch, prefetch);
@@ -215,7 +229,7 @@ fn same_for_every_worker_count(name: &str, plan: &Plan) {
     assert!(!expected.is_empty() && expected.len() < plan.edges.len());
     for prefetch in [false, true] {
         for workers in [1, 2, 4, 8] {
-            let got = destroyed_with(plan, workers, prefetch);
+            let got = destroyed_with(plan, workers, prefetch, None);
             assert!(
                 got == expected,
                 "{name}, {workers} workers, prefetch {prefetch}: {} destroyed, {} expected, \
@@ -261,4 +275,26 @@ fn big_lists_are_split_between_workers() {
         "every list of the second half is hot"
     );
     same_for_every_worker_count("big lists", &plan);
+}
+
+/// A collection that finds no garbage skips its scan and leaves its candidates' scratch words
+/// as they are: the next one, on one worker or several, must still free exactly the garbage.
+/// (On one worker, the walk must then read every header to reset them.)
+#[test]
+fn a_collection_without_garbage_leaves_the_next_one_exact() {
+    let _s = serial();
+    // No roots: they would make the walk read every header anyway.
+    let plan = random_graph(20_000, 3, 20, 0, 5);
+    let expected = plan.unreachable();
+    for before in [1, 2, 4] {
+        for workers in [1, 2, 4] {
+            let got = destroyed_with(&plan, workers, true, Some(before));
+            assert!(
+                got == expected,
+                "{before} then {workers} workers: {} destroyed, {} expected",
+                got.len(),
+                expected.len(),
+            );
+        }
+    }
 }

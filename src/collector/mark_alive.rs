@@ -38,7 +38,7 @@ pub(super) fn mark_alive(state: &mut CollectionState, team: &Team) -> bool {
     let alive = Alive {
         mark: state.alive_mark,
     };
-    state.stack = run_pass(team, alive, state.use_prefetch, stack, |marker| {
+    (state.stack, _) = run_pass(team, alive, state.use_prefetch, stack, |marker| {
         let Some(i) = chunks.next(marker.worker()) else {
             return false;
         };
@@ -61,7 +61,7 @@ impl Mark for Alive {
     const KIND: usize = ALIVE;
 
     #[inline(always)]
-    fn try_mark(&self, obj: ObjRef) -> bool {
+    fn try_mark(&mut self, obj: ObjRef) -> bool {
         let header = obj.header();
         // Ordering (scratch): Relaxed; collector-only data during the pause. Workers need no
         // more: the values they trace were published before they started and do not change,

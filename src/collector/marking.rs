@@ -83,8 +83,9 @@ pub(crate) trait Mark: Copy + Send + Sync {
     const KIND: usize;
     /// Marks `obj` if this pass may and it is not marked yet; returns whether it did (and so
     /// must trace it). In parallel, two workers may both succeed on one object: marks are
-    /// idempotent, so that only costs a repeated trace.
-    fn try_mark(&self, obj: ObjRef) -> bool;
+    /// idempotent, so that only costs a repeated trace (and a policy that counts what it marks
+    /// counts the object twice).
+    fn try_mark(&mut self, obj: ObjRef) -> bool;
 }
 
 /// A span: the elements of a `[Gc<T>]` inside an object's value. Valid while the world is
@@ -140,7 +141,8 @@ pub(crate) struct Marker<M> {
     policy: M,
 }
 
-/// Runs one marking pass on `team` and returns a stack for reuse.
+/// Runs one marking pass on `team`; returns a stack for reuse and each worker's policy as the
+/// pass left it.
 ///
 /// `source` is called on a worker's marker to take one piece of the pass's starting work and
 /// mark from it (calling [`Marker::mark_from`] on each root it holds); it returns `false` when
@@ -151,11 +153,11 @@ pub(crate) fn run_pass<M: Mark>(
     use_prefetch: bool,
     stack: Vec<ObjRef>,
     source: impl Fn(&mut Marker<M>) -> bool + Sync,
-) -> Vec<ObjRef> {
+) -> (Vec<ObjRef>, Vec<M>) {
     if !team.is_parallel() {
         let mut marker = Marker::new(policy, use_prefetch, stack, None);
         while source(&mut marker) {}
-        return marker.into_stack();
+        return (marker.stack, vec![marker.policy]);
     }
     let n = team.size();
     let deques: Vec<Worker<Work>> = (0..n).map(|_| Worker::new_lifo()).collect();
@@ -165,7 +167,7 @@ pub(crate) fn run_pass<M: Mark>(
     });
     let deques: Vec<Mutex<Option<Worker<Work>>>> =
         deques.into_iter().map(|d| Mutex::new(Some(d))).collect();
-    team.run(|me| {
+    let policies = team.run(|me| {
         let deque = deques[me]
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -182,8 +184,9 @@ pub(crate) fn run_pass<M: Mark>(
             pass.term.abort();
             resume_unwind(panic);
         }
+        marker.policy
     });
-    stack
+    (stack, policies)
 }
 
 impl<M: Mark> Marker<M> {
@@ -201,11 +204,6 @@ impl<M: Mark> Marker<M> {
             ticks: 0,
             policy,
         }
-    }
-
-    /// The stack, for reuse by a later pass.
-    fn into_stack(self) -> Vec<ObjRef> {
-        self.stack
     }
 
     /// The index of this marker's worker (0 in a sequential pass).

@@ -11,6 +11,7 @@
 //!    segments, for the phases below;
 //! 5. [`update_refs`]: gc_refs = refcount − references from other candidates;
 //! 6. [`mark_reachable`]: everything reachable from a candidate with gc_refs > 0 is alive;
+//!    if that is every candidate, there is no garbage and the pause ends here;
 //! 7. [`scan`]: the rest is garbage; reset every listed object's scratch word; take a
 //!    reference to each garbage object, mark it DEAD, clear its weak slot (or, in save-all
 //!    mode, keep it intact; or, when some of it has finalizers to run, clear its weak slots
@@ -153,7 +154,8 @@ pub struct CollectionStats {
     pub update_refs: Duration,
     /// `mark_reachable` phase.
     pub mark_reachable: Duration,
-    /// `scan` phase (with preparing the garbage).
+    /// `scan` phase (with preparing the garbage); close to zero when marking found every
+    /// candidate reachable (no garbage: the scan is skipped).
     pub scan: Duration,
     /// Destroying the garbage, with the world running.
     pub destroy: Duration,
@@ -237,10 +239,11 @@ pub struct Collector {
     ///
     /// [`scratch::alive`]: crate::header::scratch::alive
     passes: AtomicU32,
-    /// Some scratch word may hold an alive mark: a pass had roots to mark from since the last
-    /// walk that read every header. When none does and the next pass has no root either, the
-    /// walk on one thread need not read the headers.
-    alive_marks: AtomicBool,
+    /// Some scratch word may be other than 0 between pauses: since the last walk that read
+    /// every header, a pass had roots to mark from (alive marks), or found no garbage and
+    /// skipped the scan (candidates' words). When none is and the next pass has no root
+    /// either, the walk on one thread need not read the headers.
+    scratch_used: AtomicBool,
     /// Debug mode: keep garbage in `saved` instead of destroying it.
     saveall: AtomicBool,
     saved: Mutex<Vec<GcAny>>,
@@ -285,7 +288,7 @@ pub(crate) static COLLECTOR: Collector = Collector {
     pool: Pool::new(),
     callbacks: Mutex::new((0, Vec::new())),
     passes: AtomicU32::new(0),
-    alive_marks: AtomicBool::new(false),
+    scratch_used: AtomicBool::new(false),
     saveall: AtomicBool::new(false),
     saved: Mutex::new(Vec::new()),
 };
@@ -331,6 +334,8 @@ pub(crate) struct CollectionState {
     use_prefetch: bool,
     /// The scratch word of an object marked alive in this pass.
     alive_mark: u32,
+    /// The candidates of the cycle search, as `update_refs` tallied them.
+    candidates: mark_reachable::Tally,
     /// Callbacks of the weak references the pass cleared, run after the restart.
     weak_callbacks: Vec<crate::weak::WeakCallback>,
     stats: CollectionStats,
@@ -672,6 +677,7 @@ impl Collector {
             // Ordering: Relaxed; passes are serialised by the collection lock (a nested
             // collection runs on the thread that holds it).
             alive_mark: scratch::alive(self.passes.fetch_add(1, Ordering::Relaxed)),
+            candidates: mark_reachable::Tally::default(),
             stats: CollectionStats::default(),
         };
         state.stats.prefetch = state.use_prefetch;
@@ -690,24 +696,32 @@ impl Collector {
                 *t = now;
                 d
             };
-            // Ordering (`alive_marks`): Relaxed; read and written under the collection lock.
-            // Set before marking, which may panic halfway.
-            let marks_before = self.alive_marks.swap(true, Ordering::Relaxed);
+            // Ordering (`scratch_used`, here and below): Relaxed; read and written under the
+            // collection lock. Set before marking, which may panic halfway.
+            let used_before = self.scratch_used.swap(true, Ordering::Relaxed);
             let rooted = mark_alive::mark_alive(&mut state, team);
             state.stats.mark_alive = lap(&mut t);
             let capacity = self.long_lived() + self.long_lived() / 8 + 1024;
-            let alive = (rooted || marks_before).then_some(state.alive_mark);
-            state.objects = walk::walk(&stopped, team, capacity, alive);
+            let clean = !(rooted || used_before);
+            state.objects = walk::walk(&stopped, team, capacity, state.alive_mark, clean);
             state.stats.walk = lap(&mut t);
-            // The walk reset every earlier mark it read; if it read none, there were none.
-            self.alive_marks.store(rooted, Ordering::Relaxed);
+            // The walk reset every earlier word it read; if it read none, all were 0.
+            self.scratch_used.store(rooted, Ordering::Relaxed);
             state.stats.alive = state.objects.alive;
             state.stats.objects = state.objects.len() + state.objects.alive;
             state.stats.hot = state.objects.hot.len();
             update_refs::update_refs(&mut state, team);
+            state.stats.candidates = state.candidates.count();
             state.stats.update_refs = lap(&mut t);
-            mark_reachable::mark_reachable(&mut state, team);
+            let all_reachable = mark_reachable::mark_reachable(&mut state, team);
             state.stats.mark_reachable = lap(&mut t);
+            if all_reachable {
+                // No garbage: no scan. The candidates keep their words until the next walk
+                // resets them. The (now empty) lists are freed after the restart.
+                state.objects.segments_mut().iter_mut().for_each(Vec::clear);
+                self.scratch_used.store(true, Ordering::Relaxed);
+                return false;
+            }
             let finalizers = scan::scan(&mut state, team, !saveall);
             state.stats.scan = lap(&mut t);
             finalizers

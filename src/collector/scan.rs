@@ -63,7 +63,6 @@ pub(super) fn scan(state: &mut CollectionState, team: &Team, prepare: bool) -> b
                     continue;
                 }
                 header.gc.store(0, Ordering::Relaxed);
-                found.candidates += 1;
                 if s & scratch::REACHABLE != 0 {
                     continue;
                 }
@@ -90,7 +89,6 @@ pub(super) fn scan(state: &mut CollectionState, team: &Team, prepare: bool) -> b
     let mut finalizers = false;
     for found in found {
         state.weak_callbacks.extend(found.callbacks);
-        state.stats.candidates += found.candidates;
         finalizers |= found.finalizers;
     }
     finalizers
@@ -100,7 +98,6 @@ pub(super) fn scan(state: &mut CollectionState, team: &Team, prepare: bool) -> b
 #[derive(Default)]
 struct Found {
     callbacks: Vec<WeakCallback>,
-    candidates: usize,
     finalizers: bool,
 }
 

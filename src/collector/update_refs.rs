@@ -53,17 +53,20 @@ use crate::sync::Ordering;
 use crate::trace::ObjRef;
 use crate::trace::sealed::TracerImpl;
 
+use super::mark_reachable::Tally;
 use super::marking::prefetch;
 use super::walk::Objects;
 use super::workers::{Chunks, Team};
 use super::{CollectionState, SUBTRACT};
 
+/// Computes every candidate's gc_refs; also tallies the candidates, in `state.candidates`.
 pub(super) fn update_refs(state: &mut CollectionState, team: &Team) {
     let objects = &state.objects;
     let segments = objects.segments();
     let shared = team.is_parallel();
     let chunks = Chunks::new(segments.len(), team.size());
-    let hot = team.run(|me| {
+    let done = team.run(|me| {
+        let mut candidates = Tally::default();
         let mut tracer = SubtractRefs::new(if shared {
             Mode::Shared {
                 pending: vec![Pending::EMPTY; COMBINE].into_boxed_slice(),
@@ -87,6 +90,8 @@ pub(super) fn update_refs(state: &mut CollectionState, team: &Team) {
                 if s & scratch::CANDIDATE == 0 && (s != 0 || shared || !init_candidate(obj)) {
                     continue;
                 }
+                // Each candidate has its turn once, on one worker.
+                candidates.add(obj);
                 tracer.parent = Some(obj);
                 let trace = header.info().trace[SUBTRACT];
                 // SAFETY: `obj` is a candidate: allocated (the world is stopped and it was
@@ -96,11 +101,13 @@ pub(super) fn update_refs(state: &mut CollectionState, team: &Team) {
             }
         }
         tracer.flush();
-        tracer.hot
+        (tracer.hot, candidates)
     });
+    let (hot, candidates): (Vec<_>, Vec<_>) = done.into_iter().unzip();
     if shared {
         settle_hot(objects, &hot);
     }
+    state.candidates = candidates.into_iter().fold(Tally::default(), Tally::merge);
 }
 
 /// Gives each hot candidate its gc_refs: its count less the subtractions every worker counted.

@@ -68,33 +68,36 @@ impl Objects {
 }
 
 /// Walks the GC heap with `team`. `capacity` is a guess at the number of objects to list;
-/// `alive` is this pass's alive mark, or `None` when no scratch word holds any alive mark
-/// (then the walk on one thread lists every object without reading its header).
+/// `alive` is this pass's alive mark. `clean` says that every scratch word is 0 (no alive
+/// mark, no word a skipped scan left): then the walk on one thread lists every object without
+/// reading its header.
 pub(crate) fn walk(
     stopped: &WorldStopped<'_>,
     team: &Team,
     capacity: usize,
-    alive: Option<u32>,
+    alive: u32,
+    clean: bool,
 ) -> Objects {
     if !team.is_parallel() {
         let mut all = Vec::with_capacity(capacity);
         let mut found_alive = 0;
-        let Some(alive) = alive else {
+        if clean {
             heap::walk_gc_heap(stopped, |obj| all.push(obj));
             return Objects {
                 segments: vec![all],
                 alive: 0,
                 hot: Vec::new(),
             };
-        };
+        }
         heap::walk_gc_heap(stopped, |obj| {
             let s = scratch_word(obj);
             if s == alive {
                 found_alive += 1;
                 return;
             }
-            // An earlier pass's alive mark: reset, so that `update_refs`, which makes an
-            // object a candidate when it finds a scratch word of 0, can make this one.
+            // An earlier pass's alive mark or candidate word: reset, so that `update_refs`,
+            // which makes an object a candidate when it finds a scratch word of 0, can make
+            // this one.
             if s != 0 {
                 reset(obj);
             }
@@ -111,9 +114,7 @@ pub(crate) fn walk(
     pages.sort_unstable_by_key(Page::start);
     let runs = runs_of_pages(&pages);
     let chunks = Chunks::new(runs.len(), team.size());
-    // Every header is read anyway, for the candidates. Without a mark, compare with a value
-    // no word holds between passes (they hold 0 or an alive mark, never `CANDIDATE`).
-    let alive = alive.unwrap_or(u32::MAX);
+    // Every header is read anyway, for the candidates; `clean` changes nothing here.
     let next_hot = AtomicU32::new(0);
     let found = team.run(|me| {
         let mut mine = Vec::new();
@@ -138,7 +139,7 @@ pub(crate) fn walk(
                                 make_hot(obj, count, &next_hot, &mut hot);
                             }
                         } else if s != 0 {
-                            reset(obj); // an earlier pass's alive mark
+                            reset(obj); // an earlier pass's word
                         }
                         objs.push(obj);
                     })
@@ -177,7 +178,7 @@ fn scratch_word(obj: ObjRef) -> u32 {
     obj.header().gc.load(Ordering::Relaxed)
 }
 
-/// Resets the scratch word of `obj` (it held an earlier pass's alive mark).
+/// Resets the scratch word of `obj` (it held an earlier pass's alive mark or candidate word).
 #[cold]
 fn reset(obj: ObjRef) {
     obj.header().gc.store(0, Ordering::Relaxed);
