@@ -53,7 +53,7 @@ pub(super) fn mark_alive(state: &mut CollectionState, team: &Team) -> bool {
 /// Marks objects alive in one pass.
 #[derive(Clone, Copy)]
 pub(crate) struct Alive {
-    /// This pass's alive mark, [`scratch::alive`].
+    /// This pass's alive mark, [`scratch::alive`](crate::header::scratch::alive).
     pub(crate) mark: u32,
 }
 

@@ -213,7 +213,7 @@ pub const DEFAULT_THRESHOLD: usize = 2000;
 pub const DEFAULT_PREFETCH_THRESHOLD: usize = 200_000;
 
 /// The process-wide collector: configuration, triggering and statistics. Get it with
-/// [`collector()`](crate::collector).
+/// [`collector()`](fn@crate::collector).
 pub struct Collector {
     enabled: AtomicBool,
     threshold: AtomicUsize,
