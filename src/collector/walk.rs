@@ -4,7 +4,8 @@
 //! The result is a list of *segments*, each the objects of a run of neighbouring heap pages, in
 //! address order: the unit in which the later phases share the objects out among the workers.
 //! Objects marked alive in this pass are counted, not listed, so no later phase visits them;
-//! the walk resets an earlier pass's alive mark ([`scratch::alive`]) as it goes by.
+//! the walk resets an earlier pass's alive mark ([`scratch::alive`]), or the candidate word
+//! a pass that found no garbage left behind, as it goes by.
 //! With one worker the walk is one `mi_heap_visit_blocks`; with several, the pages are listed
 //! first and each worker visits runs of pages until none is left ([`crate::heap`] explains how).
 //! The parallel walk also makes each object that can be a candidate of the cycle search one
