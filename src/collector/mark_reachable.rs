@@ -16,8 +16,9 @@ use super::marking::{Mark, run_pass};
 use super::workers::{Chunks, Team};
 use super::{CollectionState, MARK};
 
-/// Marks from every candidate with gc_refs > 0; returns whether every candidate was marked.
-pub(super) fn mark_reachable(state: &mut CollectionState, team: &Team) -> bool {
+/// Marks from every candidate with gc_refs > 0; returns whether it marked every one of the
+/// `candidates` (`update_refs`' tally).
+pub(super) fn mark_reachable(state: &mut CollectionState, team: &Team, candidates: Tally) -> bool {
     let segments = state.objects.segments();
     let chunks = Chunks::new(segments.len(), team.size());
     let stack = core::mem::take(&mut state.stack);
@@ -43,7 +44,7 @@ pub(super) fn mark_reachable(state: &mut CollectionState, team: &Team) -> bool {
     let marked = workers
         .iter()
         .fold(Tally::default(), |sum, w| sum.merge(w.marked));
-    marked == state.candidates
+    marked == candidates
 }
 
 /// Marks candidates reachable, and tallies them.

@@ -334,8 +334,6 @@ pub(crate) struct CollectionState {
     use_prefetch: bool,
     /// The scratch word of an object marked alive in this pass.
     alive_mark: u32,
-    /// The candidates of the cycle search, as `update_refs` tallied them.
-    candidates: mark_reachable::Tally,
     /// Callbacks of the weak references the pass cleared, run after the restart.
     weak_callbacks: Vec<crate::weak::WeakCallback>,
     stats: CollectionStats,
@@ -677,7 +675,6 @@ impl Collector {
             // Ordering: Relaxed; passes are serialised by the collection lock (a nested
             // collection runs on the thread that holds it).
             alive_mark: scratch::alive(self.passes.fetch_add(1, Ordering::Relaxed)),
-            candidates: mark_reachable::Tally::default(),
             stats: CollectionStats::default(),
         };
         state.stats.prefetch = state.use_prefetch;
@@ -710,10 +707,10 @@ impl Collector {
             state.stats.alive = state.objects.alive;
             state.stats.objects = state.objects.len() + state.objects.alive;
             state.stats.hot = state.objects.hot.len();
-            update_refs::update_refs(&mut state, team);
-            state.stats.candidates = state.candidates.count();
+            let candidates = update_refs::update_refs(&mut state, team);
+            state.stats.candidates = candidates.count();
             state.stats.update_refs = lap(&mut t);
-            let all_reachable = mark_reachable::mark_reachable(&mut state, team);
+            let all_reachable = mark_reachable::mark_reachable(&mut state, team, candidates);
             state.stats.mark_reachable = lap(&mut t);
             if all_reachable {
                 // No garbage: no scan. The candidates keep their words until the next walk

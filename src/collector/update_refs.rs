@@ -59,8 +59,8 @@ use super::walk::Objects;
 use super::workers::{Chunks, Team};
 use super::{CollectionState, SUBTRACT};
 
-/// Computes every candidate's gc_refs; also tallies the candidates, in `state.candidates`.
-pub(super) fn update_refs(state: &mut CollectionState, team: &Team) {
+/// Computes every candidate's gc_refs; returns the tally of the candidates.
+pub(super) fn update_refs(state: &mut CollectionState, team: &Team) -> Tally {
     let objects = &state.objects;
     let segments = objects.segments();
     let shared = team.is_parallel();
@@ -107,7 +107,7 @@ pub(super) fn update_refs(state: &mut CollectionState, team: &Team) {
     if shared {
         settle_hot(objects, &hot);
     }
-    state.candidates = candidates.into_iter().fold(Tally::default(), Tally::merge);
+    candidates.into_iter().fold(Tally::default(), Tally::merge)
 }
 
 /// Gives each hot candidate its gc_refs: its count less the subtractions every worker counted.
