@@ -283,6 +283,18 @@ fn check_live(m: &Mutator, n: &Gc<Node>, how: std::fmt::Arguments<'_>) -> u64 {
 
 struct Rng(u64);
 
+/// Pushes `item` if `v` holds fewer than `cap`, else puts it in place of a random entry and
+/// returns that one (callers holding handles drop it after releasing their lock).
+fn push_or_replace<T>(v: &mut Vec<T>, cap: usize, item: T, rng: &mut Rng) -> Option<T> {
+    if v.len() < cap {
+        v.push(item);
+        None
+    } else {
+        let i = rng.below(v.len());
+        Some(std::mem::replace(&mut v[i], item))
+    }
+}
+
 impl Rng {
     fn new(seed: u64) -> Rng {
         Rng(seed | 1)
@@ -572,17 +584,15 @@ fn mutator_main(shared: Arc<Shared>, n: u64, seed: u64) {
     }
     // Exit, possibly still owning stashed handles, roots and weak references.
     match mode {
-        ExitMode::StashFirst => {
+        // With `ThreadLocal`, `drop(stash)` leaves the stash to the thread-local, which outlives
+        // the mutator.
+        ExitMode::StashFirst | ExitMode::ThreadLocal => {
             drop(stash);
             drop(m);
         }
         ExitMode::MutatorFirst => {
             drop(m);
             drop(stash);
-        }
-        ExitMode::ThreadLocal => {
-            drop(stash); // the thread-local still owns it
-            drop(m);
         }
     }
 }
@@ -599,7 +609,12 @@ impl Worker<'_> {
     fn op(&mut self, m: &mut Mutator) {
         let mut choice = self.rng.below(1000);
         let l = ledger();
-        if choice < 260 && l.allocated() - l.drops.load(Ordering::Relaxed) > LIVE_CAP {
+        // Saturating: `drops` is read after `allocated`, so it may count nodes made since.
+        if choice < 260
+            && l.allocated()
+                .saturating_sub(l.drops.load(Ordering::Relaxed))
+                > LIVE_CAP
+        {
             choice = 530; // a walk instead
         }
         match choice {
@@ -914,13 +929,7 @@ impl Worker<'_> {
     /// Stashes a plain handle, displacing a random one when full.
     fn stash_strong(&mut self, n: Gc<Node>, id: u64) -> Option<(Gc<Node>, u64)> {
         let mut s = self.stash.lock().unwrap();
-        if s.strong.len() < STASH_STRONG {
-            s.strong.push((n, id));
-            None
-        } else {
-            let i = self.rng.below(s.strong.len());
-            Some(std::mem::replace(&mut s.strong[i], (n, id)))
-        }
+        push_or_replace(&mut s.strong, STASH_STRONG, (n, id), &mut self.rng)
     }
 
     fn stash_something(&mut self, m: &mut Mutator) {
@@ -930,13 +939,7 @@ impl Worker<'_> {
             let root = Root::new(n);
             let displaced = {
                 let mut s = self.stash.lock().unwrap();
-                if s.roots.len() < STASH_ROOTS {
-                    s.roots.push((root, id));
-                    None
-                } else {
-                    let i = self.rng.below(s.roots.len());
-                    Some(std::mem::replace(&mut s.roots[i], (root, id)))
-                }
+                push_or_replace(&mut s.roots, STASH_ROOTS, (root, id), &mut self.rng)
             };
             drop(displaced);
         } else {
@@ -978,12 +981,7 @@ impl Worker<'_> {
         let w = Gc::downgrade(&n);
         drop(n);
         let mut s = self.stash.lock().unwrap();
-        if s.weak.len() < STASH_WEAK {
-            s.weak.push((w, id));
-        } else {
-            let i = self.rng.below(s.weak.len());
-            s.weak[i] = (w, id);
-        }
+        push_or_replace(&mut s.weak, STASH_WEAK, (w, id), &mut self.rng);
     }
 
     fn upgrade(&mut self, m: &mut Mutator) {
