@@ -153,7 +153,8 @@ fn ceiling(objects: usize, workers: &[usize], repeats: usize) -> String {
     // Streaming: one u64 per 64-byte line is read, so the time is the memory traffic.
     let words = objects * 8;
     let data: Vec<u64> = (0..words as u64).collect();
-    // Chasing: a single random cycle through `next`, walked from n far-apart starts.
+    // Chasing: a single random cycle through `next`, walked from n starts spread over the
+    // array (not necessarily far apart along the cycle, so two walks may overlap).
     let len = objects * 4;
     let next = random_cycle(len);
     let mut stream = vec![Vec::new(); workers.len()];
