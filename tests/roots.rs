@@ -286,3 +286,46 @@ fn the_prefetch_buffer_changes_nothing_on_random_graphs() {
     }
     ftgc::collector().set_prefetch_threshold(ftgc::DEFAULT_PREFETCH_THRESHOLD);
 }
+
+#[test]
+fn above_the_prefetch_threshold_the_collector_measures_both_modes() {
+    let _g = serial();
+    let m = &mut Mutator::new();
+    let c = ftgc::collector();
+    let freed = Freed::default();
+    let mut rings = ring(m, 0, 2_000, &freed);
+    // Modes a collection used, `n` collections in a row.
+    let modes =
+        |m: &mut Mutator, n: usize| -> Vec<bool> { (0..n).map(|_| m.collect().prefetch).collect() };
+    // Worker counts no other test uses, so that no earlier sample counts.
+    c.set_workers(3);
+    c.set_prefetch_threshold(usize::MAX);
+    assert_eq!(modes(m, 1), [false], "usize::MAX: never");
+    c.set_prefetch_threshold(0);
+    assert_eq!(modes(m, 3), [true; 3], "0: always, without measuring");
+    c.set_prefetch_threshold(1_000);
+    assert_eq!(
+        modes(m, 2),
+        [true, false],
+        "over the threshold: the buffer is measured, then depth-first"
+    );
+    // Samples count for one number of workers, and a heap of about the same size.
+    c.set_workers(5);
+    assert_eq!(modes(m, 2), [true, false], "another number of workers");
+    c.set_prefetch_threshold(usize::MAX);
+    rings.extend(ring(m, 2_000, 8_000, &freed));
+    m.collect(); // 10,000 survive
+    c.set_prefetch_threshold(1_000);
+    assert_eq!(modes(m, 2), [true, false], "a heap five times as big");
+    c.set_prefetch_threshold(20_000);
+    assert_eq!(
+        modes(m, 1),
+        [false],
+        "a heap under the threshold: depth-first"
+    );
+    drop(rings);
+    assert_eq!(m.collect().collected, 10_000);
+    assert_eq!(freed.count(), 10_000);
+    c.set_prefetch_threshold(ftgc::DEFAULT_PREFETCH_THRESHOLD);
+    c.set_workers(0);
+}

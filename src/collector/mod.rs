@@ -20,7 +20,8 @@
 //! 9. [`destroy`]: drop the garbage values, then release the blocks (or run the finalizers
 //!    and let the next pass decide).
 //!
-//! Both marking phases use the prefetch buffer ([`marking`]) when the heap is big.
+//! On a big heap both marking phases may use the prefetch buffer ([`marking`]): the collector
+//! measures whether it is faster on this heap than depth-first marking ([`mark_mode`]).
 //! [`inspect`] lists objects and their references with the world stopped, and freezes them
 //! (sets them aside from every collection).
 //!
@@ -38,6 +39,7 @@ mod destroy;
 mod finalize;
 mod inspect;
 mod mark_alive;
+mod mark_mode;
 mod mark_reachable;
 mod marking;
 mod scan;
@@ -50,6 +52,7 @@ mod workers;
 #[cfg(loom)]
 pub use termination::{PlantedBug as TerminationBug, Termination};
 
+use mark_mode::MarkModes;
 pub(crate) use trigger::Decision;
 use trigger::{Inputs, TriggerState};
 pub use trigger::{MemoryProbe, OsProbe, SysinfoProbe, TriggerConfig, TriggerMode};
@@ -142,7 +145,7 @@ pub struct CollectionStats {
     pub stop_time: Duration,
     /// Time the world was stopped (from the request to the restart).
     pub pause: Duration,
-    /// Whether marking used the prefetch buffer.
+    /// Whether marking used the prefetch buffer ([`Collector::set_prefetch_threshold`]).
     pub prefetch: bool,
     /// Threads that ran the phases in the pause (1: the collecting thread alone).
     pub workers: usize,
@@ -222,9 +225,12 @@ pub struct Collector {
     long_lived: AtomicUsize,
     /// Collections in progress (automatic ones are skipped while one runs).
     running: AtomicUsize,
-    /// Marking uses the prefetch buffer when more objects than this survived the last
+    /// Marking may use the prefetch buffer when more objects than this survived the last
     /// collection.
     prefetch_threshold: AtomicUsize,
+    /// The marking costs measured in each mode, which decide between them above the
+    /// threshold.
+    mark_modes: Mutex<MarkModes>,
     last: Mutex<Option<CollectionStats>>,
     totals: Mutex<Totals>,
     trigger: Mutex<TriggerConfig>,
@@ -272,6 +278,7 @@ pub(crate) static COLLECTOR: Collector = Collector {
     long_lived: AtomicUsize::new(0),
     running: AtomicUsize::new(0),
     prefetch_threshold: AtomicUsize::new(DEFAULT_PREFETCH_THRESHOLD),
+    mark_modes: Mutex::new(MarkModes::new()),
     last: Mutex::new(None),
     totals: Mutex::new(Totals {
         collections: 0,
@@ -387,9 +394,14 @@ impl Collector {
         self.long_lived.load(Ordering::Relaxed)
     }
 
-    /// Marking uses the software-prefetch buffer when more than `objects` survived the last
-    /// collection (default [`DEFAULT_PREFETCH_THRESHOLD`]): it pays only when the heap does
-    /// not fit in cache. 0 always uses it, `usize::MAX` never.
+    /// Marking may use the software-prefetch buffer when more than `objects` survived the last
+    /// collection (default [`DEFAULT_PREFETCH_THRESHOLD`]): it can pay only when the heap does
+    /// not fit in cache. Above the threshold the collector measures marking in both modes and
+    /// keeps the faster, measuring the other again every 8 collections: the buffer wins on
+    /// heaps whose objects are scattered, and loses on heaps laid out in the order their
+    /// references are followed, where the hardware prefetcher already does its work
+    /// ([`CollectionStats::prefetch`] says which mode a collection used). 0 always uses the
+    /// buffer, without measuring; `usize::MAX` never does.
     pub fn set_prefetch_threshold(&self, objects: usize) {
         self.prefetch_threshold.store(objects, Ordering::Relaxed);
     }
@@ -666,12 +678,12 @@ impl Collector {
         // change the setting at any moment).
         let saveall = self.debug_saveall();
         object::drain_releases();
+        let (use_prefetch, measured) = self.marking_mode(team.size());
         let mut state = CollectionState {
             objects: Objects::default(),
             stack: Vec::new(),
             weak_callbacks: Vec::new(),
-            use_prefetch: self.prefetch_threshold() == 0
-                || self.long_lived() > self.prefetch_threshold(),
+            use_prefetch,
             // Ordering: Relaxed; passes are serialised by the collection lock (a nested
             // collection runs on the thread that holds it).
             alive_mark: scratch::alive(self.passes.fetch_add(1, Ordering::Relaxed)),
@@ -712,6 +724,14 @@ impl Collector {
             state.stats.update_refs = lap(&mut t);
             let all_reachable = mark_reachable::mark_reachable(&mut state, team, candidates);
             state.stats.mark_reachable = lap(&mut t);
+            if measured {
+                self.mark_modes().record(
+                    team.size(),
+                    state.use_prefetch,
+                    state.stats.alive + state.stats.candidates,
+                    state.stats.mark_alive + state.stats.mark_reachable,
+                );
+            }
             if all_reachable {
                 // No garbage: no scan. The candidates keep their words until the next walk
                 // resets them. The (now empty) lists are freed after the restart.
@@ -771,6 +791,23 @@ impl Collector {
         let panic = callback_panic.or(panic);
         state.stats.destroy = restarted.elapsed();
         (state.stats, panic)
+    }
+
+    /// Whether the pass marks through the prefetch buffer, and whether it measures that choice
+    /// ([`mark_mode`]): forced on by a threshold of 0, off on a heap at or under the threshold,
+    /// otherwise decided by the costs measured so far.
+    fn marking_mode(&self, workers: usize) -> (bool, bool) {
+        let (threshold, heap) = (self.prefetch_threshold(), self.long_lived());
+        if threshold == 0 || heap <= threshold {
+            return (threshold == 0, false);
+        }
+        (self.mark_modes().choose(workers, heap), true)
+    }
+
+    fn mark_modes(&self) -> std::sync::MutexGuard<'_, MarkModes> {
+        self.mark_modes
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Takes the collection lock, waiting detached (so that the collection in progress can
