@@ -39,8 +39,8 @@
 //! Between checks the main thread collects without checking, or waits for the mutators to make
 //! progress (a counter and a condition variable), so the allocation trigger (count rule,
 //! threshold 1000) fires too. The worker count cycles over 1, 2 and 4 and the prefetch buffer is
-//! forced on and left to its default, so the sequential and parallel paths and the buffer are
-//! all exercised. The live graph is bounded (64 root slots, 6 edges a node, allocation paused
+//! forced on, chosen by measuring and left to its default (off at this size), so the sequential
+//! and parallel paths, both marking modes and the choice between them are all exercised. The live graph is bounded (64 root slots, 6 edges a node, allocation paused
 //! above 20,000 nodes not yet dropped).
 //!
 //! Mutator threads live for a random number of operations, then exit and are replaced: their
@@ -1566,17 +1566,18 @@ fn main() {
         if ops >= ops_at_check + CHECK_OPS && unchecked >= 2 {
             shared.beat(3);
             checker.check(&mut m);
-            // Vary the collector: workers 1, 2, 4 (every third check), prefetch buffer forced
-            // on or left to its default (every other check).
+            // Vary the collector: workers 1, 2, 4 (every third check); the prefetch buffer
+            // forced on, chosen by measuring (a threshold of 100, which the heap is over once
+            // it has grown), or left to its default (a threshold it never reaches), in turn.
             if checker.checks % 3 == 0 {
                 workers = [1, 2, 4][(checker.checks / 3 % 3) as usize];
                 c.set_workers(workers);
             }
-            let prefetch = checker.checks % 2 == 1;
-            c.set_prefetch_threshold(if prefetch {
-                0
-            } else {
-                DEFAULT_PREFETCH_THRESHOLD
+            let prefetch = ["on", "measured", "default"][(checker.checks % 3) as usize];
+            c.set_prefetch_threshold(match prefetch {
+                "on" => 0,
+                "measured" => 100,
+                _ => DEFAULT_PREFETCH_THRESHOLD,
             });
             shared.gate.reopen();
             ops_at_check = shared.ops.load(Ordering::SeqCst);
@@ -1591,7 +1592,7 @@ fn main() {
                     c.totals().collections - totals_before,
                     shared.threads_started.load(Ordering::SeqCst),
                     checker.prev_live.len(),
-                    if prefetch { "on" } else { "default" },
+                    prefetch,
                 );
             }
             continue;
