@@ -7,14 +7,14 @@
 //!   [`mark_mode`](super::mark_mode)): a child is tested and marked when it is found, and
 //!   pushed on a stack; popped objects are traced. No object is pushed twice.
 //! * **Prefetch** (heaps bigger than [`Collector::set_prefetch_threshold`], where it measures
-//!   faster): a child's address
-//!   is pushed into a 256-entry ring *without touching it*, and a prefetch for its header is
-//!   issued; it is tested, marked and traced only when it leaves the ring, by which time the
-//!   cache line has (ideally) arrived. A full ring overflows to the stack; a run of handles
-//!   reported at once (a *span*, the elements of a `[Gc<T>]`) goes straight into the ring if
-//!   it fits, or onto a span stack otherwise. When the ring runs low (≤ [`LOW`]) it is refilled
-//!   up to [`HIGH`] from the spans, then from the stack: refilling only to `HIGH`, not to the
-//!   ring's size, keeps the stack from being used again right away.
+//!   faster): a child's address is pushed into a 256-entry ring *without touching it*, and a
+//!   prefetch for its header is issued; it is tested, marked and traced only when it leaves
+//!   the ring, by which time the cache line has (ideally) arrived. A full ring overflows to
+//!   the stack; a run of handles reported at once (a *span*, the elements of a `[Gc<T>]`)
+//!   goes straight into the ring if it fits, or onto a span stack otherwise. When the ring
+//!   runs low (≤ [`LOW`]) it is refilled up to [`HIGH`] from the spans, then from the stack:
+//!   refilling only to `HIGH`, not to the ring's size, keeps the stack from being used again
+//!   right away.
 //!
 //! Which objects a pass may mark is the [`Mark`] policy's business.
 //!
