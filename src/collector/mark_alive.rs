@@ -3,9 +3,10 @@
 //!
 //! An alive object is not a candidate: the walk leaves it out of the lists, so no later phase
 //! visits it, and edges to it are ignored. The expensive phases only see what the roots do not
-//! reach. The mark carries the pass's number ([`scratch::alive`](crate::header::scratch::alive)), so no phase has to reset
-//! it. Roots are an
-//! optimisation only: a reference the roots do not know about still counts in the refcount
+//! reach. The mark carries the pass's number
+//! ([`scratch::alive`](crate::header::scratch::alive)), so nothing resets it at the end of the
+//! pass: to the next pass it is a stale mark, which that pass's walk resets as it goes by.
+//! Roots are an optimisation only: a reference the roots do not know about still counts in the refcount
 //! phases, so forgetting to register a root never frees a live object; and marking alive an
 //! object that is in fact garbage only keeps it until a later collection. CPython's
 //! `gc_mark_alive_from_roots`.

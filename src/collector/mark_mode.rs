@@ -3,11 +3,12 @@
 //! Which one is faster depends on how the heap lies in memory and on the machine, not on its
 //! size alone. On the benchmark machine the buffer marks a B-tree whose records are scattered
 //! in 0.8× the time of depth-first, but a tree or lists laid out in allocation order in
-//! 1.1–1.5× (`docs/benchmarks.md`, "roots"): there the hardware prefetcher already brings
+//! 1.05–1.5× (`docs/benchmarks.md`, "roots"): there the hardware prefetcher already brings
 //! each object's children, which sit next to each other, while the ring only reorders the
 //! work, and every back-edge goes through it.
 //!
-//! So, above [`Collector::set_prefetch_threshold`], the collector measures: it marks once in
+//! So, above a non-zero [`Collector::set_prefetch_threshold`] (0 forces the buffer, unmeasured),
+//! the collector measures: it marks once in
 //! each mode, then keeps the one with the lower cost per object, and measures the other again
 //! every [`RECHECK_EVERY`] passes (the heap's layout drifts as the program runs). A cost is
 //! the lower of the mode's last two samples (noise on a shared machine only adds time), and

@@ -3,11 +3,12 @@
 //!
 //! Two modes:
 //!
-//! * **Depth-first** (small heaps, and big ones where it measures faster, see
-//!   [`mark_mode`](super::mark_mode)): a child is tested and marked when it is found, and
-//!   pushed on a stack; popped objects are traced. No object is pushed twice.
-//! * **Prefetch** (heaps bigger than [`Collector::set_prefetch_threshold`], where it measures
-//!   faster): a child's address is pushed into a 256-entry ring *without touching it*, and a
+//! * **Depth-first** (heaps at or under [`Collector::set_prefetch_threshold`], unless it is 0;
+//!   above it, when it measures faster, see [`mark_mode`](super::mark_mode)): a child is tested
+//!   and marked when it is found, and pushed on a stack; popped objects are traced. No object
+//!   is pushed twice.
+//! * **Prefetch** (every heap with a threshold of 0; above a non-zero threshold, on its
+//!   measuring pass and when it measures faster): a child's address is pushed into a 256-entry ring *without touching it*, and a
 //!   prefetch for its header is issued; it is tested, marked and traced only when it leaves
 //!   the ring, by which time the cache line has (ideally) arrived. A full ring overflows to
 //!   the stack; a run of handles reported at once (a *span*, the elements of a `[Gc<T>]`)

@@ -397,7 +397,8 @@ impl Collector {
     /// Marking may use the software-prefetch buffer when more than `objects` survived the last
     /// collection (default [`DEFAULT_PREFETCH_THRESHOLD`]): it can pay only when the heap does
     /// not fit in cache. Above the threshold the collector measures marking in both modes and
-    /// keeps the faster, measuring the other again every 8 collections: the buffer wins on
+    /// keeps the faster, measuring the other again every 8 passes (a collection that runs
+    /// finalizers makes more than one): the buffer wins on
     /// heaps whose objects are scattered, and loses on heaps laid out in the order their
     /// references are followed, where the hardware prefetcher already does its work
     /// ([`CollectionStats::prefetch`] says which mode a collection used). 0 always uses the
