@@ -90,7 +90,8 @@ fn best_peer(r: &WorkloadReport, m: usize, thread_safe: bool) -> Option<(&'stati
         .iter()
         .filter(|row| {
             row.thread_safe == thread_safe
-                && !matches!(row.subject, "ftgc" | "ftgc+root" | "Box" | "Rc" | "Arc")
+                && !row.subject.starts_with("ftgc")
+                && !matches!(row.subject, "Box" | "Rc" | "Arc")
         })
         .filter_map(|row| median(r, row.subject, m).map(|v| (row.subject, v)))
         .min_by(|a, b| a.1.total_cmp(&b.1))

@@ -6,6 +6,10 @@
 //! Each graph is built once; then, within each repeat, it is collected once per worker count,
 //! in an order that rotates from repeat to repeat. The pool for a count is started (and its
 //! threads are running) before the pause that uses it.
+//!
+//! After the graphs, the same command measures the machine's ceiling ([`ceiling`]): a streaming
+//! read and a chase of dependent random loads, split among the same numbers of threads, which
+//! say how much a second core can give memory-bound work here.
 
 use std::fmt::Write as _;
 

@@ -143,7 +143,8 @@ pub struct BigListsParams {
     pub list_len: usize,
 }
 
-/// What a run of a live-graph workload (btree, biglists) measured.
+/// What a run of a live-graph workload measured: btree and biglists (the tree, also a live
+/// graph, has its own [`TreeResult`]).
 #[derive(Clone, Debug, Default)]
 pub struct LiveGraphResult {
     /// Building the graph.

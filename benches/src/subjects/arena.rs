@@ -25,7 +25,9 @@
 //!   calls, collections that ftgc's build does not run).
 //! * **collect_live** / **collect_garbage** / rings' **collect**: one full collection
 //!   (`finish_cycle` from `Sleeping`), destruction of the garbage included: the sweep drops each
-//!   dead object in place, one by one (no recursion).
+//!   dead object in place, one by one (no recursion). For btree and biglists,
+//!   **collect_garbage** (reported as "drop + collect") also times the `mutate_root` call that
+//!   unroots the graph, as every subject's drop is timed there.
 //! * **drop_root** / rings' **drop_handles**: a `mutate_root` call that removes the graph from
 //!   the root (sets the `Option` to `None`, or takes and drops the `Vec` of ring heads). This is
 //!   the one way to "drop the last handle" in an arena; like ftgc's drop it frees nothing.
