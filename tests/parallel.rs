@@ -6,7 +6,8 @@
 //! unreachable from the handles kept, for every worker count. Graphs: sparse random graphs
 //! with and without registered roots, many small garbage cycles, and `gc_big`-like big lists;
 //! each with the prefetch buffer off and on. The graphs span many heap segments, so workers
-//! share every phase and steal marking work.
+//! share every phase and steal marking work. One more test pairs collections on 1, 2 and 4
+//! workers (prefetch on) to check that a collection without garbage leaves the next exact.
 //!
 //! One test at a time (a lock): the worker count is process-wide.
 

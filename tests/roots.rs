@@ -297,7 +297,8 @@ fn above_the_prefetch_threshold_the_collector_measures_both_modes() {
     // Modes a collection used, `n` collections in a row.
     let modes =
         |m: &mut Mutator, n: usize| -> Vec<bool> { (0..n).map(|_| m.collect().prefetch).collect() };
-    // Worker counts no other test uses, so that no earlier sample counts.
+    // No other test in this binary collects with a threshold between 0 and the heap's size, so
+    // no earlier sample exists; 3 and 5 workers also keep them apart from the default count.
     c.set_workers(3);
     c.set_prefetch_threshold(usize::MAX);
     assert_eq!(modes(m, 1), [false], "usize::MAX: never");

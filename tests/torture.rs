@@ -2,7 +2,7 @@
 //! cycles, unlinking, swapping edge lists, stashing handles as plain handles, registered roots
 //! and weak references, handing handles to a thread that is not a mutator and back, sleeping
 //! detached, collecting, exiting and being replaced) while the main thread collects in a loop
-//! and, every few thousand operations, checks a collection exactly against a shadow model.
+//! and, every 20,000 operations or more, checks a collection exactly against a shadow model.
 //!
 //! # The shadow model
 //!
@@ -38,10 +38,11 @@
 //!
 //! Between checks the main thread collects without checking, or waits for the mutators to make
 //! progress (a counter and a condition variable), so the allocation trigger (count rule,
-//! threshold 1000) fires too. The worker count cycles over 1, 2 and 4 and the prefetch buffer is
-//! forced on, chosen by measuring and left to its default (off at this size), so the sequential
-//! and parallel paths, both marking modes and the choice between them are all exercised. The live graph is bounded (64 root slots, 6 edges a node, allocation paused
-//! above 20,000 nodes not yet dropped).
+//! threshold 1000) fires too. The worker count starts at the default (one per core), then
+//! cycles over 1, 2 and 4, and the prefetch buffer is forced on, chosen by measuring and left to
+//! its default (off at this size), so the sequential and parallel paths, both marking modes
+//! and the choice between them are all exercised. The live graph is bounded (64 root slots, 6
+//! edges a node; above 20,000 nodes not yet dropped, allocations turn into walks).
 //!
 //! Mutator threads live for a random number of operations, then exit and are replaced: their
 //! stash dies while they are still mutators, after their `Mutator` is dropped, or in the

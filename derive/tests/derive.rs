@@ -15,7 +15,7 @@ use ftgc_derive::Trace;
 ///
 /// # Safety
 ///
-/// Stand-in; see the real trait.
+/// Stand-in: implementing it guards no memory here (ftgc's `Trace` has the real contract).
 pub unsafe trait Trace {
     const NEEDS_TRACE: bool = true;
     const HOLDS_HANDLES: bool = true;
@@ -64,7 +64,8 @@ fn gc<T>(id: u32) -> Gc<T> {
     }
 }
 
-// SAFETY: the stand-in trait has no contract; these impls mirror the real ones.
+// SAFETY: the stand-in trait guards no memory; these impls only record edges for the tests
+// (unlike ftgc's, `&T` traces through and `Gc` keeps the default constants).
 unsafe impl<T: ?Sized> Trace for Gc<T> {
     fn trace<V: Tracer>(&self, tracer: &mut V) {
         tracer.edge(self.id);
@@ -73,7 +74,8 @@ unsafe impl<T: ?Sized> Trace for Gc<T> {
 
 macro_rules! leaf {
     ($($t:ty),*) => {$(
-        // SAFETY: the stand-in trait has no contract; these impls mirror the real ones.
+        // SAFETY: the stand-in trait guards no memory; these impls only record edges for the tests
+// (unlike ftgc's, `&T` traces through and `Gc` keeps the default constants).
         unsafe impl Trace for $t {
             const NEEDS_TRACE: bool = false;
             const HOLDS_HANDLES: bool = false;
@@ -83,7 +85,8 @@ macro_rules! leaf {
 }
 leaf!(u8, u32, String);
 
-// SAFETY: the stand-in trait has no contract; these impls mirror the real ones.
+// SAFETY: the stand-in trait guards no memory; these impls only record edges for the tests
+// (unlike ftgc's, `&T` traces through and `Gc` keeps the default constants).
 unsafe impl<T: Trace> Trace for Vec<T> {
     const NEEDS_TRACE: bool = T::NEEDS_TRACE;
     const HOLDS_HANDLES: bool = T::HOLDS_HANDLES;
@@ -92,7 +95,8 @@ unsafe impl<T: Trace> Trace for Vec<T> {
     }
 }
 
-// SAFETY: the stand-in trait has no contract; these impls mirror the real ones.
+// SAFETY: the stand-in trait guards no memory; these impls only record edges for the tests
+// (unlike ftgc's, `&T` traces through and `Gc` keeps the default constants).
 unsafe impl<T: Trace + ?Sized> Trace for Box<T> {
     const NEEDS_TRACE: bool = T::NEEDS_TRACE;
     const HOLDS_HANDLES: bool = T::HOLDS_HANDLES;
@@ -101,7 +105,8 @@ unsafe impl<T: Trace + ?Sized> Trace for Box<T> {
     }
 }
 
-// SAFETY: the stand-in trait has no contract; these impls mirror the real ones.
+// SAFETY: the stand-in trait guards no memory; these impls only record edges for the tests
+// (unlike ftgc's, `&T` traces through and `Gc` keeps the default constants).
 unsafe impl<T: Trace> Trace for Option<T> {
     const NEEDS_TRACE: bool = T::NEEDS_TRACE;
     const HOLDS_HANDLES: bool = T::HOLDS_HANDLES;
@@ -112,7 +117,8 @@ unsafe impl<T: Trace> Trace for Option<T> {
     }
 }
 
-// SAFETY: the stand-in trait has no contract; these impls mirror the real ones.
+// SAFETY: the stand-in trait guards no memory; these impls only record edges for the tests
+// (unlike ftgc's, `&T` traces through and `Gc` keeps the default constants).
 unsafe impl<T: Trace + ?Sized> Trace for &T {
     const NEEDS_TRACE: bool = T::NEEDS_TRACE;
     const HOLDS_HANDLES: bool = T::HOLDS_HANDLES;
@@ -121,7 +127,8 @@ unsafe impl<T: Trace + ?Sized> Trace for &T {
     }
 }
 
-// SAFETY: the stand-in trait has no contract; these impls mirror the real ones.
+// SAFETY: the stand-in trait guards no memory; these impls only record edges for the tests
+// (unlike ftgc's, `&T` traces through and `Gc` keeps the default constants).
 unsafe impl<T: Trace, const N: usize> Trace for [T; N] {
     const NEEDS_TRACE: bool = T::NEEDS_TRACE;
     const HOLDS_HANDLES: bool = T::HOLDS_HANDLES;

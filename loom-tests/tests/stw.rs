@@ -57,7 +57,7 @@ struct Opts {
     /// The bug planted in `World`, if any.
     bug: PlantedBug,
     /// Assert thread states (mutators ATTACHED when they touch their cell, everyone else
-    /// SUSPENDED during a pause). The planted-bug tests turn this off so that only the heap
+    /// held, SUSPENDED or PARKED, during a pause). The planted-bug tests turn this off so that only the heap
     /// cells, that is loom's causality tracking, can catch the bug.
     check_states: bool,
 }
